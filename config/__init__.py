@@ -1,0 +1,28 @@
+"""Typed settings and the default configuration files. Imports nothing of the project."""
+
+from config.errors import ConfigError
+from config.settings import (
+    DEFAULT_CONFIG,
+    CrawlSettings,
+    Settings,
+    Source,
+    __version__,
+    config_path,
+    load,
+    parse_duration,
+)
+from config.topic import Topic, load_topic
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ConfigError",
+    "CrawlSettings",
+    "Settings",
+    "Source",
+    "Topic",
+    "__version__",
+    "config_path",
+    "load",
+    "load_topic",
+    "parse_duration",
+]

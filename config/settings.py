@@ -1,0 +1,198 @@
+"""Typed settings: the main TOML file, its crawl table and the sources file."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from config.errors import ConfigError, from_validation
+from config.topic import Topic, load_topic
+
+__version__ = "0.1.0"
+PROJECT_URL = "https://github.com/sequelwatch/sequelwatch"
+DEFAULT_CONFIG = Path("config") / "sequelwatch.toml"
+PACKAGED_CONFIG = Path(__file__).with_name("sequelwatch.toml")
+ENV_VAR = "SEQUELWATCH_CONFIG"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as "45s", "30m", "6h" or "1d"; ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f'a duration such as "45s", "30m", "6h" or "1d", not {text!r}')
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class CrawlSettings(_Model):
+    """How politely and how far a crawl goes."""
+
+    download_delay: Annotated[float, Field(ge=0)] = 1.0
+    concurrency_per_host: Annotated[int, Field(ge=1, le=64)] = 2
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 16
+    obey_robots: bool = True
+    user_agent: str = f"sequelwatch/{__version__} (+{PROJECT_URL})"
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    max_retry_after: Annotated[float, Field(ge=0)] = 120.0
+    max_response_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
+    max_listing_pages: Annotated[int, Field(ge=1, le=100)] = 3
+    max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+
+    @field_validator("download_delay", "timeout", "max_retry_after", mode="before")
+    @classmethod
+    def _int_is_a_number(cls, value: Any) -> Any:
+        """Accept 1 where 1.0 is meant; TOML users write both."""
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("user_agent")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        """A User-Agent goes into a header: one printable line."""
+        if not value.strip() or any(ch in value for ch in "\r\n\0"):
+            raise ValueError("a non-empty single line")
+        return value
+
+
+class Source(_Model):
+    """One configured feed, news search feed, listing page or sitemap."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    kind: Literal["feed", "search", "listing", "sitemap"]
+    url: str
+    every: str = "1h"
+    enabled: bool = True
+    links: str | None = None
+    next: str | None = None
+    max_pages: Annotated[int, Field(ge=1, le=100)] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """Only absolute http(s) URLs can be crawled."""
+        if not re.match(r"^https?://[^\s/]+", value) or any(ch.isspace() for ch in value):
+            raise ValueError("an absolute http:// or https:// URL")
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        """Check the interval parses."""
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _listing_keys(self) -> Source:
+        """`links` belongs to listings (and is required there); `next` only to listings."""
+        if self.kind == "listing" and not self.links:
+            raise ValueError("a listing source needs `links` (CSS selector of article links)")
+        if self.kind != "listing" and (self.links or self.next):
+            raise ValueError("`links` and `next` are only for kind = \"listing\"")
+        return self
+
+    @property
+    def every_seconds(self) -> float:
+        """The crawl interval in seconds."""
+        return parse_duration(self.every)
+
+
+class Settings(_Model):
+    """Everything sequelwatch reads from its configuration files."""
+
+    path: Path
+    database: Path
+    topic: Topic
+    topic_path: Path
+    sources_path: Path
+    sources: tuple[Source, ...]
+    crawl: CrawlSettings
+
+    def source(self, name: str) -> Source:
+        """The source of that name; KeyError when there is none."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+
+class _MainFile(_Model):
+    database: str = "data/sequelwatch.db"
+    topic: str = "topics/alita-battle-angel-2.toml"
+    sources: str = "sources.toml"
+    crawl: CrawlSettings = CrawlSettings()
+
+
+class _SourcesFile(_Model):
+    sources: tuple[Source, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> _SourcesFile:
+        """Two sources with one name could not be told apart in status or --source."""
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.name in seen:
+                raise ValueError(f"two sources are named {source.name!r}")
+            seen.add(source.name)
+        return self
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse one TOML file, or raise ConfigError saying what is wrong with it."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None,
+                env: Mapping[str, str] | None = None) -> Path:
+    """The configuration file to use: the argument, $SEQUELWATCH_CONFIG, else the default."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit)
+    if env.get(ENV_VAR):
+        return Path(env[ENV_VAR])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else PACKAGED_CONFIG
+
+
+def load(explicit: str | os.PathLike[str] | None = None,
+         env: Mapping[str, str] | None = None) -> Settings:
+    """Load the settings, the sources and the topic; relative paths are relative to the file."""
+    path = config_path(explicit, env).resolve()
+    try:
+        main = _MainFile.model_validate(read_toml(path))
+    except ValidationError as err:
+        raise from_validation(path, err) from None
+    base = path.parent
+    sources_path = (base / main.sources).resolve()
+    try:
+        sources = _SourcesFile.model_validate(read_toml(sources_path))
+    except ValidationError as err:
+        raise from_validation(sources_path, err) from None
+    topic_path = (base / main.topic).resolve()
+    return Settings(
+        path=path,
+        database=(base / main.database).resolve(),
+        topic=load_topic(topic_path),
+        topic_path=topic_path,
+        sources_path=sources_path,
+        sources=sources.sources,
+        crawl=main.crawl,
+    )

@@ -1,0 +1,155 @@
+"""Reading RSS and Atom with feedparser: entries, what they say, where they lead."""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from lxml import html as lxml_html
+
+from pipeline.records import EntryHint
+
+# A full-content entry carries the article itself: at least this much text.
+FULL_CONTENT_MIN_CHARS = 600
+_TAGS = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+class NotAFeed(ValueError):
+    """The document is not an RSS or Atom feed that can be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One entry: where it leads, what it says, and its full content if it has one."""
+
+    link: str
+    hint: EntryHint
+    content_html: str | None  # the entry's own full text, when it carries the article
+
+
+def plain(text: str | None) -> str:
+    """Markup-free, whitespace-collapsed text."""
+    if not text:
+        return ""
+    return _SPACE.sub(" ", _TAGS.sub(" ", text)).strip()
+
+
+def parse_feed(body: bytes, url: str, content_type: str | None = None) -> list[FeedEntry]:
+    """Parse a feed document; raise NotAFeed when nothing in it reads as a feed."""
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True)
+    version = parsed.get("version") or ""
+    if not version and not parsed.entries:
+        reason = parsed.get("bozo_exception")
+        detail = f": {_first_line(reason)}" if reason else ""
+        raise NotAFeed(f"not an RSS or Atom feed{detail}")
+    feed_title = plain(parsed.feed.get("title"))
+    entries = []
+    for raw in parsed.entries:
+        entry = _entry(raw, url, feed_title)
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+def _first_line(error: object) -> str:
+    """The first line of an exception's message, shortened."""
+    return str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+
+
+def _entry(raw: Any, feed_url: str, feed_title: str) -> FeedEntry | None:
+    """One feedparser entry as a FeedEntry; None when it leads nowhere."""
+    content = _full_content(raw)
+    link = article_link(raw, feed_url)
+    if not link:
+        return None
+    source = raw.get("source") or {}
+    hint = EntryHint(
+        title=plain(raw.get("title")) or None,
+        summary=plain(raw.get("summary")) or None,
+        link=link,
+        published=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
+        outlet=plain(source.get("title")) or None,
+        authors=_authors(raw),
+        tags=tuple(t for t in (plain(tag.get("term")) for tag in raw.get("tags") or []) if t),
+        language=_language(raw),
+    )
+    return FeedEntry(link=link, hint=hint, content_html=content)
+
+
+def _full_content(raw: Any) -> str | None:
+    """The entry's full HTML content (content:encoded, Atom content), if it is an article."""
+    for item in raw.get("content") or []:
+        value = item.get("value") or ""
+        if len(plain(value)) >= FULL_CONTENT_MIN_CHARS:
+            return str(value)
+    return None
+
+
+def article_link(raw: Any, feed_url: str) -> str | None:
+    """Where an entry leads: its link, or the '[link]' a link aggregator's entry points to."""
+    link = raw.get("link") or ""
+    for item in raw.get("content") or []:
+        external = _aggregator_target(item.get("value") or "", link)
+        if external:
+            return external
+    if not link:
+        return None
+    link = urljoin(feed_url, link.strip())
+    return link if urlsplit(link).scheme in ("http", "https") else None
+
+
+def _aggregator_target(content: str, entry_link: str) -> str | None:
+    """A Reddit-style entry ("submitted by ... [link] [comments]") points at its [link]."""
+    if "[link]" not in content:
+        return None
+    try:
+        tree = lxml_html.fragment_fromstring(content, create_parent="div")
+    except (ValueError, SyntaxError):
+        return None
+    for anchor in tree.iter("a"):
+        href = (anchor.get("href") or "").strip()
+        if (anchor.text_content() or "").strip() == "[link]" and href.startswith("http"):
+            return None if _same_host(href, entry_link) else href
+    return None
+
+
+def _same_host(a: str, b: str) -> bool:
+    """Whether two URLs are on one host (a self post links to itself)."""
+    return bool(b) and urlsplit(a).hostname == urlsplit(b).hostname
+
+
+def _when(parsed: time.struct_time | None) -> datetime | None:
+    """feedparser's UTC struct_time as an aware datetime."""
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _authors(raw: Any) -> tuple[str, ...]:
+    """The entry's author names."""
+    names = [plain(a.get("name")) for a in raw.get("authors") or []]
+    if not any(names) and raw.get("author"):
+        names = [plain(raw.get("author"))]
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _language(raw: Any) -> str | None:
+    """The entry's declared language, as a two-letter code."""
+    for detail in ("title_detail", "summary_detail"):
+        lang = (raw.get(detail) or {}).get("language")
+        if lang:
+            return str(lang).split("-")[0].lower()[:2] or None
+    return None

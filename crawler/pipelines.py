@@ -1,0 +1,41 @@
+"""The one item pipeline: each fetched page goes to pipeline.ingest."""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from crawler.state import CrawlState, crawl_state
+from pipeline.ingest import IngestResult
+from pipeline.records import Page
+
+logger = logging.getLogger("sequelwatch.crawl")
+
+
+class IngestPipeline:
+    """Hand each Page to the Ingestor; tally new, known and irrelevant articles per source."""
+
+    def __init__(self, state: CrawlState) -> None:
+        self.state = state
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> IngestPipeline:
+        """Share the crawler's store and tallies."""
+        return cls(crawl_state(crawler))
+
+    def process_item(self, item: object) -> IngestResult:
+        """Ingest one page; store errors are not swallowed."""
+        if not isinstance(item, Page):
+            raise DropItem(f"not a Page: {type(item).__name__}")
+        result = self.state.ingestor.ingest(item)
+        if not result.new:
+            self.state.count(item.source, "known")
+        elif result.kept:
+            self.state.count(item.source, "new_articles")
+            logger.info("%s: kept %r", item.source, result.title[:90])
+        else:
+            self.state.count(item.source, "irrelevant")
+            logger.debug("%s: dropped %r: %s", item.source, result.title[:90], result.reason)
+        return result

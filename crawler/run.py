@@ -1,0 +1,88 @@
+"""Run the source spiders together in one Scrapy process and report per source."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings as ScrapySettings
+from scrapy.utils.project import get_project_settings
+
+import config
+from crawler.scrapy_settings import from_config
+from crawler.spiders.feed import FeedSpider
+from crawler.spiders.listing import ListingSpider
+from crawler.spiders.search import SearchSpider
+from crawler.spiders.sitemap import SitemapSpider
+from pipeline.store import Store
+
+logger = logging.getLogger(__name__)
+
+SPIDERS = {cls.kind: cls for cls in (FeedSpider, SearchSpider, ListingSpider, SitemapSpider)}
+
+
+class UnknownSource(ValueError):
+    """A source named on the command line is not in the sources file."""
+
+
+@dataclass(frozen=True)
+class CrawlReport:
+    """The outcome of one crawl: the run's totals and each source's line."""
+
+    run: dict[str, Any]
+    sources: list[dict[str, Any]]
+
+    @property
+    def all_failed(self) -> bool:
+        """True when every crawled source failed."""
+        return bool(self.sources) and all(s["status"] == "error" for s in self.sources)
+
+
+def select_sources(settings: config.Settings, names: tuple[str, ...] = ()) -> list[config.Source]:
+    """The sources to crawl: the named ones, else every enabled one."""
+    if not names:
+        return [s for s in settings.sources if s.enabled]
+    known = {s.name: s for s in settings.sources}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise UnknownSource(
+            f"no source named {', '.join(missing)} in {settings.sources_path}"
+            f" (known: {', '.join(sorted(known)) or 'none'})"
+        )
+    return [known[n] for n in dict.fromkeys(names)]
+
+
+def scrapy_settings(settings: config.Settings, run_id: int) -> ScrapySettings:
+    """The project's Scrapy settings with the configuration's [crawl] table applied."""
+    scrapy = get_project_settings()
+    if not scrapy.get("BOT_NAME") == "sequelwatch":
+        scrapy.setmodule("crawler.settings", priority="project")
+    scrapy.setdict(from_config(settings), priority="cmdline")
+    scrapy.set("SEQUELWATCH_CONFIGURED", True, priority="cmdline")
+    scrapy.set("SEQUELWATCH_RUN_ID", run_id, priority="cmdline")
+    return scrapy
+
+
+def crawl(settings: config.Settings, names: tuple[str, ...] = ()) -> CrawlReport:
+    """Crawl the chosen sources in one Scrapy process (this one) and return the report."""
+    sources = select_sources(settings, names)
+    store = Store(settings.database)
+    try:
+        store.sync_sources(settings.sources)
+        run_id = store.start_run([s.name for s in sources])
+    finally:
+        store.close()
+    process = CrawlerProcess(scrapy_settings(settings, run_id), install_root_handler=False)
+    for kind, spider in SPIDERS.items():
+        chosen = [s.name for s in sources if s.kind == kind]
+        if chosen:
+            process.crawl(spider, sources=",".join(chosen))
+    process.start()
+    store = Store(settings.database)
+    try:
+        run = store.finish_run(run_id)
+        return CrawlReport(run=run, sources=store.source_runs(run_id))
+    finally:
+        store.close()

@@ -1,0 +1,1 @@
+"""No Scrapy here: fetched page -> Article -> the SQLite store."""

@@ -1,0 +1,107 @@
+"""Fetched page -> Article -> store: the stages run, in order, for each page."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from config import Topic
+from pipeline.canonical import choose_canonical, clean_url
+from pipeline.extract import extract
+from pipeline.records import Article, Extracted, Page, Relevance
+from pipeline.relevance import judge
+from pipeline.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What happened to one page: the article it became, whether it was new and kept."""
+
+    article_id: int
+    url: str
+    title: str
+    new: bool
+    kept: bool
+    reason: str
+
+
+def _from_hint(page: Page) -> Extracted:
+    """What is known of an article when its page could not be fetched: the feed's words."""
+    hint = page.hint
+    return Extracted(
+        title=hint.title,
+        canonical=None,
+        outlet=hint.outlet,
+        authors=hint.authors,
+        published=hint.published,
+        language=hint.language,
+        description=hint.summary,
+        text="",
+    )
+
+
+def _host(url: str) -> str | None:
+    """The host of a URL, without a leading www., as the outlet of last resort."""
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.") or None
+
+
+def build_article(page: Page, topic: Topic) -> Article:
+    """Extract, canonicalize and judge one page, without storing it."""
+    found = extract(page.html, page.url) if page.html else _from_hint(page)
+    hint = page.hint
+    title = found.title or hint.title or ""
+    text = found.text or (hint.summary or "" if page.unresolved else "")
+    description = found.description or hint.summary
+    url = choose_canonical(page.url, found.canonical) if page.html else clean_url(page.url)
+    urls = {url, page.url, clean_url(page.url)}
+    for seen in page.seen_urls:
+        urls.update((seen, clean_url(seen)))
+    relevance: Relevance = judge(topic, title, text, description or "")
+    return Article(
+        url=url,
+        urls=tuple(sorted(u for u in urls if u)),
+        title=title,
+        outlet=found.outlet or hint.outlet or _host(url),
+        authors=found.authors or hint.authors,
+        published=found.published or hint.published,
+        language=found.language or hint.language,
+        description=description,
+        text=text,
+        source=page.source,
+        fetched_at=page.fetched_at,
+        relevance=relevance,
+        unresolved=page.unresolved,
+        from_feed=page.from_feed,
+    )
+
+
+class Ingestor:
+    """Runs the pipeline's stages for each page and writes the result in one transaction."""
+
+    def __init__(self, store: Store, topic: Topic) -> None:
+        self.store = store
+        self.topic = topic
+
+    def ingest(self, page: Page) -> IngestResult:
+        """Turn one fetched page into a stored article (or more URLs for a known one)."""
+        article = build_article(page, self.topic)
+        saved = self.store.save_article(article)
+        if saved.new:
+            logger.debug(
+                "%s %s (%s)",
+                "kept" if article.relevance.kept else "dropped",
+                article.url,
+                article.relevance.reason,
+            )
+        return IngestResult(
+            article_id=saved.id,
+            url=article.url,
+            title=article.title,
+            new=saved.new,
+            kept=article.relevance.kept,
+            reason=article.relevance.reason,
+        )

@@ -1,0 +1,456 @@
+"""The SQLite store: the schema, its numbered migrations, and every SQL statement."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from config import Source
+from pipeline.records import Article
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked (a bad query, a write through `query`, ...)."""
+
+
+def utcnow() -> datetime:
+    """The current time, UTC-aware, to the second."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 text of a UTC-aware datetime, as the store keeps it."""
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+# Each migration runs once, in order; PRAGMA user_version holds how many have run.
+# Never edit one that has shipped: add the next.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: sources with their health, articles and their URLs, crawl runs.
+    """
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        url TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        last_status TEXT,
+        last_http_status INTEGER,
+        last_error TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        etag TEXT,
+        last_modified TEXT,
+        last_fetched TEXT,
+        last_ok TEXT,
+        last_new_article TEXT
+    );
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        outlet TEXT,
+        authors TEXT NOT NULL DEFAULT '[]',
+        published TEXT,
+        first_seen TEXT NOT NULL,
+        language TEXT,
+        description TEXT,
+        text TEXT NOT NULL DEFAULT '',
+        source TEXT,
+        relevant INTEGER NOT NULL,
+        relevance REAL NOT NULL,
+        relevance_reason TEXT NOT NULL,
+        unresolved INTEGER NOT NULL DEFAULT 0,
+        from_feed INTEGER NOT NULL DEFAULT 0,
+        story_id INTEGER,
+        duplicate_of INTEGER REFERENCES articles(id)
+    );
+    CREATE INDEX articles_relevant_first_seen ON articles(relevant, first_seen);
+    CREATE TABLE article_urls (
+        url TEXT PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        first_seen TEXT NOT NULL
+    );
+    CREATE INDEX article_urls_article ON article_urls(article_id);
+    CREATE TABLE crawl_runs (
+        id INTEGER PRIMARY KEY,
+        started TEXT NOT NULL,
+        finished TEXT,
+        status TEXT NOT NULL DEFAULT 'running',
+        sources INTEGER NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0,
+        not_modified INTEGER NOT NULL DEFAULT 0,
+        new_articles INTEGER NOT NULL DEFAULT 0,
+        prefiltered INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE source_runs (
+        run_id INTEGER NOT NULL REFERENCES crawl_runs(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        requests INTEGER NOT NULL DEFAULT 0,
+        not_modified INTEGER NOT NULL DEFAULT 0,
+        entries INTEGER NOT NULL DEFAULT 0,
+        new_articles INTEGER NOT NULL DEFAULT 0,
+        known INTEGER NOT NULL DEFAULT 0,
+        prefiltered INTEGER NOT NULL DEFAULT 0,
+        irrelevant INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, source)
+    );
+    """,
+)
+
+SOURCE_RUN_COUNTERS = (
+    "requests",
+    "not_modified",
+    "entries",
+    "new_articles",
+    "known",
+    "prefiltered",
+    "irrelevant",
+    "errors",
+    "bytes",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedArticle:
+    """What saving an article did: its row id and whether it was new."""
+
+    id: int
+    new: bool
+
+
+class Store:
+    """sequelwatch's SQLite store; one per process and thread."""
+
+    def __init__(self, path: Path | str, *, create: bool = True) -> None:
+        path = Path(path)
+        if not create and not path.exists():
+            raise StoreError(f"{path}: no store here yet (run `sequelwatch crawl` first)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite_utils.Database(path)
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.migrate()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The underlying connection."""
+        return self.db.conn
+
+    def migrate(self) -> int:
+        """Apply the migrations not yet applied; return the schema version."""
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this sequelwatch knows"
+            )
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.db.enable_wal()
+        for number in range(version + 1, len(MIGRATIONS) + 1):
+            with self.conn:
+                self.conn.executescript("BEGIN;" + MIGRATIONS[number - 1] + ";")
+                if number == 1:
+                    self._create_fts()
+                self.conn.execute(f"PRAGMA user_version = {number}")
+        return len(MIGRATIONS)
+
+    def _create_fts(self) -> None:
+        """Full-text search over titles and main texts, kept in step by triggers."""
+        self.db["articles"].enable_fts(
+            ["title", "text"], fts_version="FTS5", create_triggers=True, replace=True
+        )
+
+    # -- sources -------------------------------------------------------------------------
+
+    def sync_sources(self, sources: Iterable[Source]) -> None:
+        """Make the sources table list the configured sources (health is kept)."""
+        with self.conn:
+            for source in sources:
+                row = self.conn.execute(
+                    "SELECT url FROM sources WHERE name = ?", (source.name,)
+                ).fetchone()
+                if row is None:
+                    self.conn.execute(
+                        "INSERT INTO sources (name, kind, url, enabled) VALUES (?, ?, ?, ?)",
+                        (source.name, source.kind, source.url, int(source.enabled)),
+                    )
+                    continue
+                # A new URL is a new document: its old validators mean nothing.
+                reset = row[0] != source.url
+                self.conn.execute(
+                    "UPDATE sources SET kind = ?, url = ?, enabled = ?,"
+                    " etag = CASE WHEN ? THEN NULL ELSE etag END,"
+                    " last_modified = CASE WHEN ? THEN NULL ELSE last_modified END"
+                    " WHERE name = ?",
+                    (source.kind, source.url, int(source.enabled), reset, reset, source.name),
+                )
+
+    def validators(self, name: str) -> tuple[str | None, str | None]:
+        """The ETag and Last-Modified last seen for a source."""
+        row = self.conn.execute(
+            "SELECT etag, last_modified FROM sources WHERE name = ?", (name,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def record_source_ok(
+        self,
+        name: str,
+        *,
+        http_status: int,
+        etag: str | None,
+        last_modified: str | None,
+        when: datetime | None = None,
+    ) -> None:
+        """The source answered (200 or 304): reset its failures, keep its validators."""
+        when_text = iso(when or utcnow())
+        status = "not_modified" if http_status == 304 else "ok"
+        with self.conn:
+            self.conn.execute(
+                "UPDATE sources SET last_status = ?, last_http_status = ?, last_error = NULL,"
+                " failures = 0, last_fetched = ?, last_ok = ?,"
+                " etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified)"
+                " WHERE name = ?",
+                (status, http_status, when_text, when_text, etag, last_modified, name),
+            )
+
+    def record_source_error(
+        self, name: str, error: str, *, http_status: int | None = None, when: datetime | None = None
+    ) -> None:
+        """The source failed: keep the readable error and count the failure."""
+        with self.conn:
+            self.conn.execute(
+                "UPDATE sources SET last_status = 'error', last_http_status = ?,"
+                " last_error = ?, failures = failures + 1, last_fetched = ? WHERE name = ?",
+                (http_status, error, iso(when or utcnow()), name),
+            )
+
+    def sources_health(self) -> list[dict[str, Any]]:
+        """Every source with its health, in name order."""
+        return [
+            dict(row)
+            for row in self.db.query(
+                "SELECT name, kind, url, enabled, last_status, last_http_status, last_error,"
+                " failures, etag, last_modified, last_fetched, last_ok, last_new_article"
+                " FROM sources ORDER BY name"
+            )
+        ]
+
+    # -- articles ------------------------------------------------------------------------
+
+    def article_for_urls(self, urls: Iterable[str]) -> int | None:
+        """The id of the article any of these URLs points to, if one does."""
+        urls = list(dict.fromkeys(urls))
+        if not urls:
+            return None
+        marks = ",".join("?" * len(urls))
+        row = self.conn.execute(
+            f"SELECT article_id FROM article_urls WHERE url IN ({marks}) LIMIT 1", urls
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def known_url(self, url: str) -> bool:
+        """Whether this URL already leads to a stored article."""
+        return self.article_for_urls([url]) is not None
+
+    def add_urls(self, article_id: int, urls: Iterable[str], when: datetime | None = None) -> None:
+        """Point more URLs at a stored article (those already known are left alone)."""
+        when_text = iso(when or utcnow())
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO article_urls (url, article_id, first_seen) VALUES (?, ?, ?)",
+                [(url, article_id, when_text) for url in dict.fromkeys(urls)],
+            )
+
+    def save_article(self, article: Article) -> SavedArticle:
+        """Store an article and its URLs, or add the URLs to the article one of them names."""
+        existing = self.article_for_urls((article.url, *article.urls))
+        if existing is not None:
+            self.add_urls(existing, (article.url, *article.urls), article.fetched_at)
+            return SavedArticle(existing, False)
+        row = {
+            "url": article.url,
+            "title": article.title,
+            "outlet": article.outlet,
+            "authors": json.dumps(list(article.authors), ensure_ascii=False),
+            "published": iso(article.published),
+            "first_seen": iso(article.fetched_at),
+            "language": article.language,
+            "description": article.description,
+            "text": article.text,
+            "source": article.source,
+            "relevant": int(article.relevance.kept),
+            "relevance": round(article.relevance.score, 4),
+            "relevance_reason": article.relevance.reason,
+            "unresolved": int(article.unresolved),
+            "from_feed": int(article.from_feed),
+        }
+        with self.conn:
+            cursor = self.conn.execute(
+                f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+            article_id = int(cursor.lastrowid or 0)
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO article_urls (url, article_id, first_seen) VALUES (?, ?, ?)",
+                [(url, article_id, row["first_seen"]) for url in (article.url, *article.urls)],
+            )
+            if article.relevance.kept:
+                self.conn.execute(
+                    "UPDATE sources SET last_new_article = ? WHERE name = ?",
+                    (row["first_seen"], article.source),
+                )
+        return SavedArticle(article_id, True)
+
+    def article_count(self, *, relevant_only: bool = True) -> int:
+        """How many articles are stored (about the topic, by default)."""
+        where = " WHERE relevant = 1" if relevant_only else ""
+        return int(self.conn.execute(f"SELECT count(*) FROM articles{where}").fetchone()[0])
+
+    def export_rows(self) -> Iterator[dict[str, Any]]:
+        """One row per article about the topic, with all its URLs, oldest first."""
+        sql = """
+            SELECT a.id, a.url, a.title, a.outlet, a.authors, a.published, a.first_seen,
+                   a.language, a.relevance, a.relevance_reason, a.source, a.unresolved,
+                   a.story_id, a.duplicate_of,
+                   (SELECT json_group_array(u.url) FROM article_urls u
+                     WHERE u.article_id = a.id ORDER BY u.url) AS urls
+            FROM articles a WHERE a.relevant = 1 ORDER BY a.first_seen, a.id
+        """
+        for row in self.db.query(sql):
+            authors = json.loads(row.pop("authors") or "[]")
+            yield {
+                "url": row["url"],
+                "urls": sorted(json.loads(row["urls"] or "[]")),
+                "title": row["title"],
+                "outlet": row["outlet"],
+                "author": ", ".join(authors),
+                "published": row["published"],
+                "first_seen": row["first_seen"],
+                "language": row["language"],
+                "relevance": row["relevance"],
+                "relevance_reason": row["relevance_reason"],
+                "categories": [],
+                "story_id": row["story_id"],
+                "duplicate_of": row["duplicate_of"],
+                "source": row["source"],
+                "unresolved": bool(row["unresolved"]),
+            }
+
+    def search(
+        self, terms: str, *, limit: int = 20, everything: bool = False
+    ) -> list[dict[str, Any]]:
+        """Articles matching a full-text query, best first (about the topic, by default)."""
+        where = "" if everything else "AND a.relevant = 1"
+        sql = f"""
+            SELECT a.id, a.title, a.outlet, a.published, a.url, a.relevance,
+                   snippet(articles_fts, 1, '[', ']', ' ... ', 12) AS snippet
+            FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid
+            WHERE articles_fts MATCH ? {where}
+            ORDER BY rank LIMIT ?
+        """
+        try:
+            return [dict(r) for r in self.db.query(sql, [_fts_query(terms), limit])]
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot search for {terms!r}: {exc}") from None
+
+    # -- crawl runs ------------------------------------------------------------------------
+
+    def start_run(self, source_names: Sequence[str], when: datetime | None = None) -> int:
+        """Open a crawl run and return its id."""
+        with self.conn:
+            cursor = self.conn.execute(
+                "INSERT INTO crawl_runs (started, sources) VALUES (?, ?)",
+                (iso(when or utcnow()), len(source_names)),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def record_source_run(
+        self, run_id: int, source: str, status: str, error: str | None, counts: dict[str, int]
+    ) -> None:
+        """Store one source's result in a run (replacing an earlier one for that pair)."""
+        values = [int(counts.get(key, 0)) for key in SOURCE_RUN_COUNTERS]
+        with self.conn:
+            self.conn.execute(
+                f"INSERT OR REPLACE INTO source_runs (run_id, source, status, error,"
+                f" {', '.join(SOURCE_RUN_COUNTERS)}) VALUES (?, ?, ?, ?,"
+                f" {', '.join('?' * len(SOURCE_RUN_COUNTERS))})",
+                [run_id, source, status, error, *values],
+            )
+
+    def finish_run(self, run_id: int, when: datetime | None = None) -> dict[str, Any]:
+        """Close a run: add up its sources' results and set its status."""
+        totals = self.conn.execute(
+            "SELECT count(*), sum(status = 'error'), sum(requests), sum(not_modified),"
+            " sum(new_articles), sum(prefiltered), sum(errors), sum(bytes)"
+            " FROM source_runs WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
+        count, failed = totals[0] or 0, totals[1] or 0
+        status = "failed" if count and failed == count else ("partial" if failed else "ok")
+        with self.conn:
+            self.conn.execute(
+                "UPDATE crawl_runs SET finished = ?, status = ?, requests = ?, not_modified = ?,"
+                " new_articles = ?, prefiltered = ?, errors = ?, bytes = ? WHERE id = ?",
+                (iso(when or utcnow()), status, *[(v or 0) for v in totals[2:]], run_id),
+            )
+        return dict(next(self.db.query("SELECT * FROM crawl_runs WHERE id = ?", [run_id])))
+
+    def source_runs(self, run_id: int) -> list[dict[str, Any]]:
+        """The per-source results of one run."""
+        return [
+            dict(r)
+            for r in self.db.query(
+                "SELECT * FROM source_runs WHERE run_id = ? ORDER BY source", [run_id]
+            )
+        ]
+
+    def recent_runs(self, limit: int = 5) -> list[dict[str, Any]]:
+        """The latest crawl runs, newest first."""
+        return [
+            dict(r)
+            for r in self.db.query("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT ?", [limit])
+        ]
+
+
+def _fts_query(terms: str) -> str:
+    """Quote each word so that user input is searched for, never parsed as FTS syntax."""
+    words = [w for w in terms.replace('"', " ").split() if w]
+    return " ".join(f'"{w}"' for w in words) or '""'
+
+
+def read_only_query(path: Path, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Run one SQL statement on a read-only connection; a write is refused."""
+    if not path.exists():
+        raise StoreError(f"{path}: no store here yet (run `sequelwatch crawl` first)")
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA query_only = ON")
+        conn.row_factory = sqlite3.Row
+        cursor = conn.execute(sql, params)
+        return [dict(row) for row in cursor.fetchall()]
+    except sqlite3.Error as exc:
+        message = str(exc)
+        if "readonly" in message or "read-only" in message or "query_only" in message:
+            raise StoreError("`query` is read-only: writing statements are refused") from None
+        raise StoreError(f"query failed: {message}") from None
+    finally:
+        conn.close()

@@ -1,0 +1,253 @@
+"""The `sequelwatch` command: parses arguments, calls the library, reports errors plainly."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from tabulate import tabulate
+
+import config
+from pipeline.store import Store, StoreError, read_only_query
+
+logger = logging.getLogger("sequelwatch")
+
+
+def _setup_logging(verbose: int) -> None:
+    """Progress lines on stderr; Scrapy's own chatter only when asked for."""
+    level = logging.DEBUG if verbose > 1 else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if verbose == 0 else level)
+    for name in ("sequelwatch", "crawler"):
+        logging.getLogger(name).setLevel(level)
+    if verbose < 2:
+        for name in ("scrapy", "twisted", "trafilatura", "htmldate", "py.warnings"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _settings(ctx: click.Context) -> config.Settings:
+    """Load the configuration once per command, turning errors into one clear message."""
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        try:
+            obj["settings"] = config.load(obj.get("config_path"))
+        except config.ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+    settings: config.Settings = obj["settings"]
+    return settings
+
+
+def _echo_json(data: Any) -> None:
+    """Print JSON for scripts."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A plain text table of the chosen columns."""
+    return tabulate([[r.get(c) for c in columns] for r in rows], headers=list(columns))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="SEQUELWATCH_CONFIG",
+    help="Configuration file (default: $SEQUELWATCH_CONFIG, else config/sequelwatch.toml).",
+)
+@click.option("-v", "--verbose", count=True, help="More progress (-v); Scrapy's own log (-vv).")
+@click.version_option(config.__version__, prog_name="sequelwatch")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+    """Follow the news about one upcoming film: crawl, keep what matters, query it."""
+    ctx.ensure_object(dict)["config_path"] = config_path
+    _setup_logging(verbose + 1)
+
+
+@cli.command()
+@click.option("--source", "names", multiple=True, help="Crawl only this source (repeatable).")
+@click.pass_context
+def crawl(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Crawl the enabled sources once and store what is about the topic."""
+    from crawler.run import UnknownSource
+    from crawler.run import crawl as run_crawl
+
+    settings = _settings(ctx)
+    try:
+        report = run_crawl(settings, names)
+    except UnknownSource as exc:
+        raise click.ClickException(str(exc)) from None
+    columns = ["source", "status", "requests", "not_modified", "new_articles", "prefiltered",
+               "irrelevant", "known", "errors", "error"]
+    click.echo(_table(report.sources, columns))
+    run = report.run
+    click.echo(
+        f"\nrun {run['id']}: {run['status']}, {run['requests']} requests,"
+        f" {run['not_modified']} not modified, {run['new_articles']} new articles,"
+        f" {run['prefiltered']} skipped by the pre-filter, {run['errors']} errors"
+    )
+    if report.all_failed:
+        raise click.ClickException("every source failed (see the table above)")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--runs", default=5, show_default=True, help="How many recent runs to show.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, runs: int) -> None:
+    """Each source's health and last result, and the latest runs."""
+    settings = _settings(ctx)
+    store = Store(settings.database)
+    try:
+        store.sync_sources(settings.sources)
+        sources = store.sources_health()
+        recent = store.recent_runs(runs)
+        articles = store.article_count()
+    finally:
+        store.close()
+    configured = {s.name for s in settings.sources}
+    for row in sources:
+        row["configured"] = row["name"] in configured
+        row["enabled"] = bool(row["enabled"])
+    if as_json:
+        _echo_json({"database": str(settings.database), "articles": articles,
+                    "sources": sources, "runs": recent})
+        return
+    click.echo(f"store: {settings.database} ({articles} articles about the topic)\n")
+    click.echo(_table(sources, ["name", "kind", "enabled", "last_status", "failures",
+                                "last_fetched", "last_error"]))
+    if recent:
+        click.echo("\nlatest runs:")
+        click.echo(_table(recent, ["id", "started", "finished", "status", "requests",
+                                   "not_modified", "new_articles", "errors"]))
+
+
+@cli.command()
+@click.argument("terms", nargs=-1, required=True)
+@click.option("--limit", default=20, show_default=True, help="How many results.")
+@click.option("--all", "everything", is_flag=True, help="Include articles judged off-topic.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def search(ctx: click.Context, terms: tuple[str, ...], limit: int, everything: bool,
+           as_json: bool) -> None:
+    """Full-text search over the stored articles' titles and texts."""
+    settings = _settings(ctx)
+    try:
+        store = Store(settings.database, create=False)
+        try:
+            rows = store.search(" ".join(terms), limit=limit, everything=everything)
+        finally:
+            store.close()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['published'] or '':.10}  {row['outlet'] or ''}: {row['title']}")
+        click.echo(f"    {row['url']}\n    {row['snippet']}")
+    if not rows:
+        click.echo("no matching articles")
+
+
+@cli.command()
+@click.argument("sql")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def query(ctx: click.Context, sql: str, as_json: bool) -> None:
+    """Run one read-only SQL statement against the store (writes are refused)."""
+    settings = _settings(ctx)
+    try:
+        rows = read_only_query(settings.database, sql)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        _echo_json(rows)
+    elif rows:
+        click.echo(_table(rows, list(rows[0])))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of standard output.")
+@click.pass_context
+def export(ctx: click.Context, fmt: str, output: str | None) -> None:
+    """Every article about the topic, one row each (JSON Lines or CSV)."""
+    settings = _settings(ctx)
+    try:
+        store = Store(settings.database, create=False)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        with click.open_file(output or "-", "w", encoding="utf-8") as handle:
+            _write_rows(handle, store.export_rows(), fmt)
+    finally:
+        store.close()
+
+
+def _write_rows(handle: Any, rows: Iterable[dict[str, Any]], fmt: str) -> None:
+    """Write export rows as JSON Lines or CSV (lists joined by a space / comma)."""
+    if fmt == "jsonl":
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    writer: csv.DictWriter[str] | None = None
+    for row in rows:
+        flat = {k: (" ".join(v) if k == "urls" else ",".join(v)) if isinstance(v, list) else v
+                for k, v in row.items()}
+        if writer is None:
+            writer = csv.DictWriter(handle, fieldnames=list(flat))
+            writer.writeheader()
+        writer.writerow(flat)
+
+
+@cli.command()
+@click.argument("pages", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--url", help="The URL the page was saved from (default: a file:// URL).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per page.")
+@click.pass_context
+def inspect(ctx: click.Context, pages: tuple[str, ...], url: str | None, as_json: bool) -> None:
+    """What sequelwatch makes of saved pages, without storing anything."""
+    from sequelwatch.inspection import inspect_page
+
+    settings = _settings(ctx)
+    for path in pages:
+        report = inspect_page(Path(path), settings.topic, url)
+        if as_json:
+            click.echo(json.dumps(report, ensure_ascii=False, default=str))
+            continue
+        click.echo(f"== {path}")
+        for key, value in report.items():
+            if key != "text":
+                click.echo(f"{key:>12}: {value}")
+        click.echo(f"\n{report['text']}\n")
+
+
+@cli.command()
+@click.option("--keep", type=click.Path(file_okay=False), help="Keep the store in this folder.")
+def demo(keep: str | None) -> None:
+    """Serve the bundled sample world on 127.0.0.1, crawl it twice, show what was found."""
+    from sequelwatch.demo import run_demo
+
+    _setup_logging(0)
+    try:
+        run_demo(Path(keep) if keep else None, click.echo)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    cli(prog_name="sequelwatch")
+
