@@ -99,7 +99,7 @@ class Source(_Model):
         if self.kind == "listing" and not self.links:
             raise ValueError("a listing source needs `links` (CSS selector of article links)")
         if self.kind != "listing" and (self.links or self.next):
-            raise ValueError("`links` and `next` are only for kind = \"listing\"")
+            raise ValueError('`links` and `next` are only for kind = "listing"')
         return self
 
     @property
@@ -137,6 +137,12 @@ class _MainFile(_Model):
 class _SourcesFile(_Model):
     sources: tuple[Source, ...] = ()
 
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _array_of_tables(cls, value: Any) -> Any:
+        """TOML arrays arrive as lists; the settings keep tuples."""
+        return tuple(value) if isinstance(value, list) else value
+
     @model_validator(mode="after")
     def _unique_names(self) -> _SourcesFile:
         """Two sources with one name could not be told apart in status or --source."""
@@ -161,8 +167,9 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def config_path(explicit: str | os.PathLike[str] | None = None,
-                env: Mapping[str, str] | None = None) -> Path:
+def config_path(
+    explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Path:
     """The configuration file to use: the argument, $SEQUELWATCH_CONFIG, else the default."""
     env = os.environ if env is None else env
     if explicit:
@@ -172,8 +179,9 @@ def config_path(explicit: str | os.PathLike[str] | None = None,
     return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else PACKAGED_CONFIG
 
 
-def load(explicit: str | os.PathLike[str] | None = None,
-         env: Mapping[str, str] | None = None) -> Settings:
+def load(
+    explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
     """Load the settings, the sources and the topic; relative paths are relative to the file."""
     path = config_path(explicit, env).resolve()
     try:

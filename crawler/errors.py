@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.response import response_status_message
 from twisted.internet import defer, error
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
-
-from scrapy.utils.response import response_status_message
 
 
 def describe_failure(failure: Failure) -> tuple[str, int | None]:

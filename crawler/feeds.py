@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+from xml.sax import SAXParseException
 
 import feedparser
 from lxml import html as lxml_html
@@ -23,6 +24,14 @@ _SPACE = re.compile(r"\s+")
 
 class NotAFeed(ValueError):
     """The document is not an RSS or Atom feed that can be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A parsed feed: its entries, and what was wrong with it if it was ill-formed."""
+
+    entries: list[FeedEntry]
+    problem: str | None  # the parser's complaint when it had to recover
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +50,7 @@ def plain(text: str | None) -> str:
     return _SPACE.sub(" ", _TAGS.sub(" ", text)).strip()
 
 
-def parse_feed(body: bytes, url: str, content_type: str | None = None) -> list[FeedEntry]:
+def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Feed:
     """Parse a feed document; raise NotAFeed when nothing in it reads as a feed."""
     headers = {"content-location": url}
     if content_type:
@@ -58,7 +67,10 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> list[F
         entry = _entry(raw, url, feed_title)
         if entry is not None:
             entries.append(entry)
-    return entries
+    problem = None
+    if parsed.get("bozo") and isinstance(parsed.get("bozo_exception"), SAXParseException):
+        problem = f"ill-formed feed, read as far as possible: {_first_line(parsed.bozo_exception)}"
+    return Feed(entries, problem)
 
 
 def _first_line(error: object) -> str:
@@ -78,7 +90,8 @@ def _entry(raw: Any, feed_url: str, feed_title: str) -> FeedEntry | None:
         summary=plain(raw.get("summary")) or None,
         link=link,
         published=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
-        outlet=plain(source.get("title")) or None,
+        # Google News names the outlet in <source>, Bing News in <News:Source>.
+        outlet=plain(source.get("title") or raw.get("news_source")) or None,
         authors=_authors(raw),
         tags=tuple(t for t in (plain(tag.get("term")) for tag in raw.get("tags") or []) if t),
         language=_language(raw),

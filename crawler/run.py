@@ -8,7 +8,6 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings as ScrapySettings
-from scrapy.utils.project import get_project_settings
 
 import config
 from crawler.scrapy_settings import from_config
@@ -56,9 +55,8 @@ def select_sources(settings: config.Settings, names: tuple[str, ...] = ()) -> li
 
 def scrapy_settings(settings: config.Settings, run_id: int) -> ScrapySettings:
     """The project's Scrapy settings with the configuration's [crawl] table applied."""
-    scrapy = get_project_settings()
-    if not scrapy.get("BOT_NAME") == "sequelwatch":
-        scrapy.setmodule("crawler.settings", priority="project")
+    scrapy = ScrapySettings()
+    scrapy.setmodule("crawler.settings", priority="project")
     scrapy.setdict(from_config(settings), priority="cmdline")
     scrapy.set("SEQUELWATCH_CONFIGURED", True, priority="cmdline")
     scrapy.set("SEQUELWATCH_RUN_ID", run_id, priority="cmdline")

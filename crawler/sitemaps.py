@@ -84,9 +84,7 @@ def parse_sitemap(body: bytes) -> Sitemap:
             EntryHint(
                 title=_text(el, "news", "title"),
                 link=loc,
-                published=parse_date(
-                    _text(el, "news", "publication_date") or _text(el, "lastmod")
-                ),
+                published=parse_date(_text(el, "news", "publication_date") or _text(el, "lastmod")),
                 outlet=_text(el, "news", "publication", "name"),
                 language=_text(el, "news", "publication", "language"),
                 tags=tuple(

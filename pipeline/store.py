@@ -174,7 +174,7 @@ class Store:
 
     def _create_fts(self) -> None:
         """Full-text search over titles and main texts, kept in step by triggers."""
-        self.db["articles"].enable_fts(
+        self.db.table("articles").enable_fts(
             ["title", "text"], fts_version="FTS5", create_triggers=True, replace=True
         )
 
@@ -243,15 +243,31 @@ class Store:
             )
 
     def sources_health(self) -> list[dict[str, Any]]:
-        """Every source with its health, in name order."""
-        return [
-            dict(row)
-            for row in self.db.query(
-                "SELECT name, kind, url, enabled, last_status, last_http_status, last_error,"
-                " failures, etag, last_modified, last_fetched, last_ok, last_new_article"
-                " FROM sources ORDER BY name"
-            )
-        ]
+        """Every source with its health and its result in the last run that crawled it."""
+        rows = []
+        for row in self.db.query(
+            "SELECT s.name, s.kind, s.url, s.enabled, s.last_status, s.last_http_status,"
+            " s.last_error, s.failures, s.etag, s.last_modified, s.last_fetched, s.last_ok,"
+            " s.last_new_article, r.run_id, r.requests, r.not_modified, r.new_articles,"
+            " r.prefiltered, r.errors"
+            " FROM sources s LEFT JOIN source_runs r ON r.source = s.name"
+            " AND r.run_id = (SELECT max(run_id) FROM source_runs WHERE source = s.name)"
+            " ORDER BY s.name"
+        ):
+            last = {
+                k: row.pop(k)
+                for k in (
+                    "run_id",
+                    "requests",
+                    "not_modified",
+                    "new_articles",
+                    "prefiltered",
+                    "errors",
+                )
+            }
+            row["last_result"] = last if last["run_id"] is not None else None
+            rows.append(row)
+        return rows
 
     # -- articles ------------------------------------------------------------------------
 

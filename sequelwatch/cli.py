@@ -86,8 +86,18 @@ def crawl(ctx: click.Context, names: tuple[str, ...]) -> None:
         report = run_crawl(settings, names)
     except UnknownSource as exc:
         raise click.ClickException(str(exc)) from None
-    columns = ["source", "status", "requests", "not_modified", "new_articles", "prefiltered",
-               "irrelevant", "known", "errors", "error"]
+    columns = [
+        "source",
+        "status",
+        "requests",
+        "not_modified",
+        "new_articles",
+        "prefiltered",
+        "irrelevant",
+        "known",
+        "errors",
+        "error",
+    ]
     click.echo(_table(report.sources, columns))
     run = report.run
     click.echo(
@@ -119,16 +129,53 @@ def status(ctx: click.Context, as_json: bool, runs: int) -> None:
         row["configured"] = row["name"] in configured
         row["enabled"] = bool(row["enabled"])
     if as_json:
-        _echo_json({"database": str(settings.database), "articles": articles,
-                    "sources": sources, "runs": recent})
+        _echo_json(
+            {
+                "database": str(settings.database),
+                "articles": articles,
+                "sources": sources,
+                "runs": recent,
+            }
+        )
         return
     click.echo(f"store: {settings.database} ({articles} articles about the topic)\n")
-    click.echo(_table(sources, ["name", "kind", "enabled", "last_status", "failures",
-                                "last_fetched", "last_error"]))
+    for row in sources:
+        last = row["last_result"]
+        row["last_result"] = (
+            f"{last['new_articles']} new, {last['requests']} requests" if last else "never crawled"
+        )
+    click.echo(
+        _table(
+            sources,
+            [
+                "name",
+                "kind",
+                "enabled",
+                "last_status",
+                "failures",
+                "last_fetched",
+                "last_result",
+                "last_error",
+            ],
+        )
+    )
     if recent:
         click.echo("\nlatest runs:")
-        click.echo(_table(recent, ["id", "started", "finished", "status", "requests",
-                                   "not_modified", "new_articles", "errors"]))
+        click.echo(
+            _table(
+                recent,
+                [
+                    "id",
+                    "started",
+                    "finished",
+                    "status",
+                    "requests",
+                    "not_modified",
+                    "new_articles",
+                    "errors",
+                ],
+            )
+        )
 
 
 @cli.command()
@@ -137,8 +184,9 @@ def status(ctx: click.Context, as_json: bool, runs: int) -> None:
 @click.option("--all", "everything", is_flag=True, help="Include articles judged off-topic.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-def search(ctx: click.Context, terms: tuple[str, ...], limit: int, everything: bool,
-           as_json: bool) -> None:
+def search(
+    ctx: click.Context, terms: tuple[str, ...], limit: int, everything: bool, as_json: bool
+) -> None:
     """Full-text search over the stored articles' titles and texts."""
     settings = _settings(ctx)
     try:
@@ -177,10 +225,20 @@ def query(ctx: click.Context, sql: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
-              show_default=True, help="Output format.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
-              help="Write to this file instead of standard output.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of standard output.",
+)
 @click.pass_context
 def export(ctx: click.Context, fmt: str, output: str | None) -> None:
     """Every article about the topic, one row each (JSON Lines or CSV)."""
@@ -204,8 +262,10 @@ def _write_rows(handle: Any, rows: Iterable[dict[str, Any]], fmt: str) -> None:
         return
     writer: csv.DictWriter[str] | None = None
     for row in rows:
-        flat = {k: (" ".join(v) if k == "urls" else ",".join(v)) if isinstance(v, list) else v
-                for k, v in row.items()}
+        flat = {
+            k: (" ".join(v) if k == "urls" else ",".join(v)) if isinstance(v, list) else v
+            for k, v in row.items()
+        }
         if writer is None:
             writer = csv.DictWriter(handle, fieldnames=list(flat))
             writer.writeheader()
@@ -250,4 +310,3 @@ def demo(keep: str | None) -> None:
 def main() -> None:
     """Entry point of the console script."""
     cli(prog_name="sequelwatch")
-

@@ -68,7 +68,9 @@ class SourceSpider(scrapy.Spider):
             logger.info("%s: fetching %s", source.name, source.url)
             yield self.source_request(source.url, source)
 
-    def source_request(self, url: str, source: config.Source, role: str = "source") -> scrapy.Request:
+    def source_request(
+        self, url: str, source: config.Source, role: str = "source"
+    ) -> scrapy.Request:
         """A request for a source's own document (or a further page of it)."""
         return scrapy.Request(
             url,
@@ -109,7 +111,9 @@ class SourceSpider(scrapy.Spider):
         error, status = describe_failure(failure)
         self.source_error(source, error, status, request.meta.get(ROLE))
 
-    def source_error(self, source: config.Source, error: str, status: int | None, role: Any) -> None:
+    def source_error(
+        self, source: config.Source, error: str, status: int | None, role: Any
+    ) -> None:
         """Record a source failure on the source (when it is its own document) and the run."""
         logger.warning("%s: %s", source.name, error)
         self.state.result(source.name).fail(error)
@@ -118,8 +122,13 @@ class SourceSpider(scrapy.Spider):
 
     # -- entries and articles ------------------------------------------------------------
 
-    def follow_entry(self, source: config.Source, hint: EntryHint, url: str | None = None,
-                     seen: tuple[str, ...] = ()) -> Iterator[scrapy.Request]:
+    def follow_entry(
+        self,
+        source: config.Source,
+        hint: EntryHint,
+        url: str | None = None,
+        seen: tuple[str, ...] = (),
+    ) -> Iterator[scrapy.Request]:
         """Request an entry's article page, unless the pre-filter says it cannot be relevant."""
         url = url or hint.link
         if not url:
@@ -139,13 +148,16 @@ class SourceSpider(scrapy.Spider):
             meta={SOURCE: source.name, ROLE: "article"},
         )
 
-    def parse_article(self, response: Response, source: config.Source, hint: EntryHint,
-                      seen: tuple[str, ...]) -> Iterator[Page]:
+    def parse_article(
+        self, response: Response, source: config.Source, hint: EntryHint, seen: tuple[str, ...]
+    ) -> Iterator[Page]:
         """An article page: hand it to the pipeline with every URL that led to it."""
         if not isinstance(response, TextResponse) or _undecodable(response.text):
             self.state.result(source.name).counts["errors"] += 1
             logger.warning("%s: %s is not a readable HTML page", source.name, response.url)
-            yield from self.unresolved(source, hint, response.request.url if response.request else response.url)
+            yield from self.unresolved(
+                source, hint, response.request.url if response.request else response.url
+            )
             return
         hops = tuple(response.meta.get("redirect_urls") or ())
         yield Page(
@@ -167,13 +179,22 @@ class SourceSpider(scrapy.Spider):
         self.state.result(source.name).counts["errors"] += 1
         logger.warning("%s: article %s: %s", source.name, request.url, error)
         hops = request.meta.get("redirect_urls") or []
-        yield from self.unresolved(source, request.cb_kwargs["hint"], hops[0] if hops else request.url)
+        yield from self.unresolved(
+            source, request.cb_kwargs["hint"], hops[0] if hops else request.url
+        )
 
     def unresolved(self, source: config.Source, hint: EntryHint, url: str) -> Iterator[Page]:
         """A Page made of the feed's words alone, when the feed said enough to keep."""
         if hint.title:
-            yield Page(url=url, source=source.name, fetched_at=utcnow(), html=None,
-                       seen_urls=(hint.link,) if hint.link else (), hint=hint, unresolved=True)
+            yield Page(
+                url=url,
+                source=source.name,
+                fetched_at=utcnow(),
+                html=None,
+                seen_urls=(hint.link,) if hint.link else (),
+                hint=hint,
+                unresolved=True,
+            )
 
 
 def _header(response: Response, name: bytes) -> str | None:

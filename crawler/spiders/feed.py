@@ -9,6 +9,7 @@ from scrapy.http import Response
 
 import config
 from crawler.feeds import parse_feed
+from crawler.middlewares import ROLE
 from crawler.spiders.base import SourceSpider
 from pipeline.records import Page
 from pipeline.relevance import prefilter
@@ -24,21 +25,25 @@ class FeedSpider(SourceSpider):
     def read_source(self, response: Response, source: config.Source) -> Iterator[Any]:
         """Each entry: its own full content, or a request for its page."""
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-        entries = parse_feed(response.body, response.url, content_type)
-        self.log_entries(source, len(entries))
-        for entry in entries:
+        feed = parse_feed(response.body, response.url, content_type)
+        if feed.problem:
+            self.source_error(source, feed.problem, response.status, response.meta.get(ROLE))
+        for entry in feed.entries:
             if entry.content_html is None:
                 yield from self.follow_entry(source, entry.hint)
                 continue
             self.state.count(source.name, "entries")
             hint = entry.hint
-            if not prefilter(self.state.settings.topic, hint.title or "", hint.summary or "",
-                             *hint.tags):
+            if not prefilter(
+                self.state.settings.topic, hint.title or "", hint.summary or "", *hint.tags
+            ):
                 self.state.count(source.name, "prefiltered")
                 continue
-            yield Page(url=entry.link, source=source.name, fetched_at=utcnow(),
-                       html=entry.content_html, hint=hint, from_feed=True)
-
-    def log_entries(self, source: config.Source, count: int) -> None:
-        """Say how many entries a source's document had."""
-        self.logger.debug("%s: %d entries", source.name, count)
+            yield Page(
+                url=entry.link,
+                source=source.name,
+                fetched_at=utcnow(),
+                html=entry.content_html,
+                hint=hint,
+                from_feed=True,
+            )

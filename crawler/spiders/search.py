@@ -10,20 +10,17 @@ from scrapy.http import Response
 
 import config
 from crawler.feeds import parse_feed
+from crawler.middlewares import ROLE
 from crawler.spiders.base import SourceSpider
 from pipeline.canonical import unwrap_redirect
 from pipeline.records import EntryHint
 
 
 def strip_outlet(hint: EntryHint) -> EntryHint:
-    """Google News titles end with " - Outlet": keep the headline, take the outlet."""
+    """Google News titles end with " - Outlet" (the outlet named in <source>): drop it."""
     title = hint.title or ""
     if hint.outlet and title.endswith(f" - {hint.outlet}"):
         return replace(hint, title=title[: -len(hint.outlet) - 3].rstrip())
-    if not hint.outlet and " - " in title:
-        headline, _, outlet = title.rpartition(" - ")
-        if headline and 0 < len(outlet) <= 60:
-            return replace(hint, title=headline.rstrip(), outlet=outlet.strip())
     return hint
 
 
@@ -36,7 +33,10 @@ class SearchSpider(SourceSpider):
     def read_source(self, response: Response, source: config.Source) -> Iterator[Any]:
         """Unwrap links that carry their target; follow the redirects of the others."""
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-        for entry in parse_feed(response.body, response.url, content_type):
+        feed = parse_feed(response.body, response.url, content_type)
+        if feed.problem:
+            self.source_error(source, feed.problem, response.status, response.meta.get(ROLE))
+        for entry in feed.entries:
             hint = strip_outlet(entry.hint)
             target = unwrap_redirect(entry.link) or entry.link
             yield from self.follow_entry(source, hint, target, seen=(entry.link,))

@@ -1,0 +1,163 @@
+"""The topic: which film sequelwatch follows, as data read from one TOML file per film."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from config.errors import ConfigError, from_validation
+
+_SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+
+def _check_pattern(pattern: str) -> str:
+    """Refuse a regex that does not compile, or that has capitals (text is lowercased)."""
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise PydanticCustomError(
+            "regex", "a valid regular expression ({reason})", {"reason": str(err)}
+        ) from err
+    unescaped = re.sub(r"\\.", "", pattern)
+    if unescaped != unescaped.lower():
+        raise PydanticCustomError(
+            "regex_case", "a lowercase regular expression (text is lowercased before matching)"
+        )
+    return pattern
+
+
+def _check_language(code: str) -> str:
+    """Refuse a key of sequel_words that is not a language code (a misplaced table key)."""
+    if not re.fullmatch(r"[a-z]{2,3}", code):
+        raise PydanticCustomError("language", "a language code such as 'en' or 'pt'")
+    return code
+
+
+def _check_term(term: str) -> str:
+    """Refuse a blank term: it would match everywhere or nowhere."""
+    if not term.strip():
+        raise PydanticCustomError("blank_term", "a non-blank term")
+    return term
+
+
+Term = Annotated[str, AfterValidator(_check_term)]
+LanguageCode = Annotated[str, AfterValidator(_check_language)]
+Pattern = Annotated[str, AfterValidator(_check_pattern)]
+
+
+class FrozenWords(dict[str, tuple[str, ...]]):
+    """Words per language code; hashable and read-only so that a Topic can be a cache key."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
+
+    def __setitem__(self, key: str, value: tuple[str, ...]) -> None:
+        raise TypeError("FrozenWords is read-only")
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("FrozenWords is read-only")
+
+
+def _freeze(words: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Wrap the validated mapping so that it hashes and cannot change."""
+    return FrozenWords(words)
+
+
+class TrapGroup(BaseModel):
+    """Patterns that signal an article about something other than the sequel."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=_SLUG)
+    about: str = ""
+    patterns: tuple[Pattern, ...] = Field(min_length=1)
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns_combine(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        """Refuse patterns that compile alone but not together (a repeated group name)."""
+        try:
+            re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+        except re.error as err:
+            raise PydanticCustomError(
+                "regex", "patterns that combine into one regex ({reason})", {"reason": str(err)}
+            ) from err
+        return patterns
+
+
+class RelevanceSettings(BaseModel):
+    """Thresholds and weights used by pipeline.relevance.judge."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lead_sentences: int = Field(default=3, ge=1)
+    title_weight: float = Field(default=0.4, ge=0.0, le=1.0)
+    lead_weight: float = Field(default=0.2, ge=0.0, le=1.0)
+    body_weight: float = Field(default=0.4, ge=0.0, le=1.0)
+    full_share: float = Field(default=0.3, gt=0.0, le=1.0)
+    support_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    trap_penalty: float = Field(default=0.6, ge=0.0)
+    min_sequel_sentences: int = Field(default=2, ge=1)
+    keep_score: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class Topic(BaseModel):
+    """One followed film: its names, the words around it, and what is not about it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    slug: str = Field(pattern=_SLUG)
+    aliases: tuple[Term, ...] = Field(min_length=1)
+    franchise: tuple[Term, ...] = ()
+    sequel_words: Annotated[dict[LanguageCode, tuple[Term, ...]], AfterValidator(_freeze)] = Field(
+        default_factory=FrozenWords
+    )
+    people: tuple[Term, ...] = ()
+    places: tuple[Term, ...] = ()
+    broad_terms: tuple[Term, ...] = Field(min_length=1)
+    traps: tuple[TrapGroup, ...] = ()
+    relevance: RelevanceSettings = RelevanceSettings()
+
+    @field_validator("traps")
+    @classmethod
+    def _unique_trap_names(cls, traps: tuple[TrapGroup, ...]) -> tuple[TrapGroup, ...]:
+        """Refuse two trap groups with one name: reasons would be ambiguous."""
+        names = [trap.name for trap in traps]
+        doubles = sorted({name for name in names if names.count(name) > 1})
+        if doubles:
+            raise PydanticCustomError(
+                "duplicate_trap",
+                "unique trap names (repeated: {names})",
+                {"names": ", ".join(doubles)},
+            )
+        return traps
+
+
+def load_topic(path: Path) -> Topic:
+    """Read and validate one topic TOML file; raise ConfigError naming the file and key."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as err:
+        raise ConfigError(f"{path}: topic file not found") from err
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read topic file ({err.strerror})") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML ({err})") from err
+    try:
+        return Topic.model_validate(data)
+    except ValidationError as err:
+        raise from_validation(path, err) from err

@@ -1,0 +1,285 @@
+"""Is an article about the topic's sequel? A feed pre-filter and a sentence-level judge."""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from config.topic import RelevanceSettings, Topic
+from pipeline.records import Relevance
+
+# Typographic punctuation folded to ASCII before matching, so that topic patterns can be
+# written in plain ASCII ("Alita’s" matches like "Alita's", "–" like "-").
+_ASCII_PUNCT = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u02bc": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u00a0": " ",
+    }
+)
+# Inside a multi-word term, a space also matches a colon or a dash ("Alita: Battle Angel").
+_TERM_SPLIT = re.compile(r"[\s:\-]+")
+_TERM_GAP = r"[\s:\-]+"
+# Combining marks left by NFKD decomposition: dropping them removes accents ("é" -> "e").
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+# A sentence ends at . ! ? (with any closing quotes) followed by space, or at a line break.
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?\u2026])[\"')\]]*\s+|\s*\n\s*")
+
+
+def normalize(text: str) -> str:
+    """Fold case, accents and typographic punctuation so that matching ignores them."""
+    text = text.translate(_ASCII_PUNCT).casefold()
+    if text.isascii():
+        return text
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+
+
+def _term_regex(term: str) -> str:
+    """The regex source for one literal term, words joined by any space, colon or dash."""
+    words = [word for word in _TERM_SPLIT.split(normalize(term).strip()) if word]
+    return _TERM_GAP.join(re.escape(word) for word in words)
+
+
+def _terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """One compiled alternation of whole-word terms, longest first; None when empty."""
+    sources = sorted({_term_regex(term) for term in terms} - {""}, key=len, reverse=True)
+    if not sources:
+        return None
+    return re.compile(rf"(?<!\w)(?:{'|'.join(sources)})(?!\w)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Matcher:
+    """A topic's patterns, compiled once."""
+
+    aliases: re.Pattern[str] | None
+    franchise: re.Pattern[str] | None
+    sequel_words: re.Pattern[str] | None
+    support: re.Pattern[str] | None
+    broad: re.Pattern[str] | None
+    trap_screen: re.Pattern[str] | None  # every trap pattern at once, to find trap sentences
+    traps: tuple[tuple[str, re.Pattern[str]], ...]  # each group alone, to name it
+
+
+def _has_top_level_bar(pattern: str) -> bool:
+    """True when the regex has a '|' outside any group or character class."""
+    depth, in_class, escaped = 0, False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+    return False
+
+
+def _trap_screen(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex for all trap patterns, with their leading \\b hoisted out.
+
+    Python's re tries an alternation at every position of the text; one shared \\b in
+    front lets it skip the positions inside words, which makes this pass several times
+    faster than one pass per pattern.
+    """
+    patterns = list(patterns)
+    hoist = [p.startswith(r"\b") and not _has_top_level_bar(p) for p in patterns]
+    bounded = [p[2:] for p, ok in zip(patterns, hoist, strict=True) if ok]
+    other = [p for p, ok in zip(patterns, hoist, strict=True) if not ok]
+    branches = [f"(?:{p})" for p in other]
+    if bounded:
+        branches.insert(0, r"\b(?:" + "|".join(f"(?:{p})" for p in bounded) + ")")
+    if not branches:
+        return None
+    try:
+        return re.compile("|".join(branches))
+    except re.error:  # e.g. one group name used in two groups: scan each group instead
+        return None
+
+
+@functools.lru_cache(maxsize=16)
+def _matcher(topic: Topic) -> _Matcher:
+    """Compile a topic's terms and trap patterns (cached per topic)."""
+    words = [word for group in topic.sequel_words.values() for word in group]
+    patterns = [normalize(p) for group in topic.traps for p in group.patterns]
+    traps = tuple(
+        (group.name, re.compile("|".join(f"(?:{normalize(p)})" for p in group.patterns)))
+        for group in topic.traps
+    )
+    return _Matcher(
+        aliases=_terms_pattern(topic.aliases),
+        franchise=_terms_pattern(topic.franchise),
+        sequel_words=_terms_pattern(words),
+        support=_terms_pattern((*topic.people, *topic.places)),
+        broad=_terms_pattern(topic.broad_terms),
+        trap_screen=_trap_screen(patterns),
+        traps=traps,
+    )
+
+
+def prefilter(topic: Topic, *texts: str) -> bool:
+    """True when any of the topic's broad terms occurs in any of the texts."""
+    broad = _matcher(topic).broad
+    if broad is None:
+        return False
+    return any(text and broad.search(normalize(text)) for text in texts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Document:
+    """Normalized sentences joined into one string, index 0 being the title."""
+
+    sentences: tuple[str, ...]
+    joined: str
+    starts: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    """What the sentences of one article said, counted."""
+
+    title_hit: bool
+    lead_hit: bool
+    body: int  # sentences after the title
+    sequel: int  # body sentences that name the sequel
+    support: int  # body sentences about its people, places or "the sequel" (title-anchored)
+    trap: int  # body sentences that hit a trap and do not name the sequel
+    traps: Counter[str]  # trap group -> sentences, title included
+
+
+def _split(text: str) -> list[str]:
+    """Split normalized text into non-empty sentences."""
+    return [part.strip() for part in _SENTENCE_BREAK.split(text) if part and part.strip()]
+
+
+def _document(title: str, text: str, description: str) -> _Document:
+    """Build the sentence list: title, then the description unless the text repeats it."""
+    body_text = normalize(text)
+    lead_text = normalize(description)
+    if lead_text and lead_text.strip() in body_text:
+        lead_text = ""
+    sentences = (normalize(title).strip(), *_split(lead_text), *_split(body_text))
+    starts, offset = [], 0
+    for sentence in sentences:
+        starts.append(offset)
+        offset += len(sentence) + 1
+    return _Document(sentences, "\n".join(sentences), tuple(starts))
+
+
+def _hits(pattern: re.Pattern[str] | None, doc: _Document) -> set[int]:
+    """Indexes of the sentences in which the pattern matches."""
+    if pattern is None:
+        return set()
+    return {bisect_right(doc.starts, m.start()) - 1 for m in pattern.finditer(doc.joined)}
+
+
+def _trap_hits(matcher: _Matcher, doc: _Document) -> dict[str, set[int]]:
+    """For each trap group, the indexes of the sentences it matches."""
+    if matcher.trap_screen is None:
+        flagged = set(range(len(doc.sentences)))
+    else:
+        flagged = _hits(matcher.trap_screen, doc)
+    return {
+        name: {i for i in flagged if pattern.search(doc.sentences[i])}
+        for name, pattern in matcher.traps
+    }
+
+
+def _tally(matcher: _Matcher, doc: _Document, settings: RelevanceSettings) -> _Tally:
+    """Classify every sentence: sequel, support, trap or neither."""
+    alias = _hits(matcher.aliases, doc)
+    paired = _hits(matcher.franchise, doc) & (words := _hits(matcher.sequel_words, doc))
+    by_trap = _trap_hits(matcher, doc)
+    trapped = set().union(*by_trap.values())
+    # A franchise name beside a sequel word in a trap sentence ("Alita's $404 million was
+    # not enough for a sequel") is neither for nor against; an alias always counts.
+    sequel = alias | (paired - trapped)
+    trap_only = trapped - sequel - paired
+    title_hit = 0 in sequel
+    support: set[int] = set()
+    if title_hit:  # once the title names the sequel, "the sequel" and its cast refer to it
+        support = (words | _hits(matcher.support, doc)) - trapped - sequel - {0}
+    lead = set(range(1, settings.lead_sentences + 1))
+    counts = Counter({name: len(hits & trap_only) for name, hits in by_trap.items()})
+    return _Tally(
+        title_hit=title_hit,
+        lead_hit=bool(sequel & lead),
+        body=len(doc.sentences) - 1,
+        sequel=len(sequel - {0}),
+        support=len(support),
+        trap=len(trap_only - {0}),
+        traps=+counts,
+    )
+
+
+def _score(tally: _Tally, settings: RelevanceSettings) -> float:
+    """Weigh title, lead, share of sequel sentences and trap sentences into 0..1."""
+    if tally.body:
+        share = (tally.sequel + settings.support_weight * tally.support) / tally.body
+        trap_share = tally.trap / tally.body
+    else:  # a bare headline: judge it by itself
+        share = 1.0 if tally.title_hit else 0.0
+        trap_share = 1.0 if tally.traps else 0.0
+    score = (
+        settings.title_weight * tally.title_hit
+        + settings.lead_weight * tally.lead_hit
+        + settings.body_weight * min(1.0, share / settings.full_share)
+        - settings.trap_penalty * trap_share
+    )
+    return round(min(1.0, max(0.0, score)), 3)
+
+
+def _plural(count: int, word: str) -> str:
+    """'1 sentence', '3 sentences'."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _reason(tally: _Tally, score: float, kept: bool) -> str:
+    """One readable sentence saying what counted for and against."""
+    parts = [
+        "title names the sequel" if tally.title_hit else "title does not name the sequel",
+        "lead names it" if tally.lead_hit else "lead does not",
+        f"{tally.sequel} of {_plural(tally.body, 'sentence')} about the sequel"
+        + (f" and {tally.support} supporting" if tally.support else ""),
+    ]
+    if tally.traps:
+        traps = [f"'{name}' in {_plural(n, 'sentence')}" for name, n in tally.traps.most_common(3)]
+        parts.append("trap " + ", ".join(traps))
+    parts.append(f"score {score:.2f}, {'kept' if kept else 'dropped'}")
+    return "; ".join(parts) + "."
+
+
+def judge(topic: Topic, title: str, text: str, description: str = "") -> Relevance:
+    """Decide whether an article is substantially about the topic's sequel, and say why."""
+    settings = topic.relevance
+    tally = _tally(_matcher(topic), _document(title, text, description), settings)
+    score = _score(tally, settings)
+    named = tally.title_hit + tally.sequel + tally.support
+    required = min(settings.min_sequel_sentences, tally.body + 1)
+    kept = (
+        score >= settings.keep_score and (tally.title_hit or tally.lead_hit) and named >= required
+    )
+    return Relevance(score=score, kept=kept, reason=_reason(tally, score, kept))

@@ -1,0 +1,195 @@
+"""Real crawls of the sample world served on 127.0.0.1, through the `sequelwatch` command."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.helpers import run_cli
+
+MANIFEST = tomllib.loads(
+    (
+        Path(__file__).resolve().parents[2] / "sequelwatch" / "sampleworld" / "manifest.toml"
+    ).read_text(encoding="utf-8")
+)
+pytestmark = pytest.mark.slow
+
+
+def paths(urls: list[str]) -> set[str]:
+    """The paths (with query) of a list of URLs."""
+    out = set()
+    for url in urls:
+        parts = urlsplit(url)
+        out.add(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return out
+
+
+def export(config_path: Path) -> list[dict[str, Any]]:
+    """The articles about the topic, as `sequelwatch export` gives them."""
+    done = run_cli("export", "--format", "jsonl", config_path=config_path, check=True)
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The sample world crawled twice; what each crawl printed and fetched."""
+    from sequelwatch.demo import write_config
+    from sequelwatch.sampleworld.server import serve
+
+    with serve() as world:
+        config_path = write_config(tmp_path_factory.mktemp("crawl"), world.base_url)
+        first = run_cli("crawl", config_path=config_path)
+        first_requests = list(world.requests)
+        world.clear_log()
+        articles = export(config_path)
+        second = run_cli("crawl", config_path=config_path)
+        second_requests = list(world.requests)
+        status = json.loads(run_cli("status", "--json", config_path=config_path, check=True).stdout)
+        yield {
+            "world": world,
+            "config": config_path,
+            "first": first,
+            "second": second,
+            "first_requests": first_requests,
+            "second_requests": second_requests,
+            "articles": articles,
+            "status": status,
+        }
+
+
+def find(articles: list[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The exported article that one of the manifest entry's paths leads to."""
+    wanted = {entry["path"], *entry.get("urls", [])}
+    for article in articles:
+        if paths(article["urls"]) & wanted or urlsplit(article["url"]).path in wanted:
+            return article
+    return None
+
+
+def test_the_first_crawl_succeeds_and_reports_every_source(crawled: dict[str, Any]) -> None:
+    first = crawled["first"]
+    assert first.returncode == 0, first.stderr
+    for source in tomllib.loads(crawled["config"].with_name("sources.toml").read_text())["sources"]:
+        assert source["name"] in first.stdout
+    assert "new_articles" in first.stdout
+
+
+def test_every_relevant_article_is_kept_and_no_trap_is(crawled: dict[str, Any]) -> None:
+    articles = crawled["articles"]
+    missing, wrongly_kept = [], []
+    for entry in MANIFEST["articles"]:
+        if not entry.get("reached_by"):
+            continue
+        found = find(articles, entry)
+        if entry["relevant"] and found is None:
+            missing.append(entry["path"])
+        if not entry["relevant"] and found is not None:
+            wrongly_kept.append((entry["path"], found["relevance_reason"]))
+    assert missing == []
+    assert wrongly_kept == []
+
+
+def test_each_kept_article_has_its_fields(crawled: dict[str, Any]) -> None:
+    for article in crawled["articles"]:
+        assert article["title"] and " - " not in article["title"][-30:] or article["unresolved"]
+        assert article["url"].startswith("http://127.0.0.1:")
+        assert "utm_" not in article["url"] and "/amp" not in article["url"]
+        assert article["relevance"] > 0 and article["relevance_reason"]
+        assert article["first_seen"]
+        if not article["unresolved"]:
+            assert article["published"] and article["outlet"] and article["language"]
+
+
+def test_the_amp_twin_and_tracking_urls_point_to_one_article(crawled: dict[str, Any]) -> None:
+    for entry in MANIFEST["articles"]:
+        if entry.get("template") == "amp" and entry.get("reached_by") and entry["relevant"]:
+            found = find(crawled["articles"], entry)
+            assert found is not None
+            assert not urlsplit(found["url"]).path.rstrip("/").endswith("amp")
+    urls = [u for a in crawled["articles"] for u in a["urls"]]
+    assert len(urls) == len(set(urls))
+
+
+def test_robots_txt_is_obeyed(crawled: dict[str, Any]) -> None:
+    fetched = {r.path for r in crawled["first_requests"]}
+    assert "/robots.txt" in fetched
+    for path in MANIFEST.get("never_fetched", []):
+        assert path not in fetched
+
+
+def test_the_pre_filter_saves_requests(crawled: dict[str, Any]) -> None:
+    fetched = {r.path.split("?")[0] for r in crawled["first_requests"]}
+    for entry in MANIFEST["articles"]:
+        if (
+            entry.get("trap") == ""
+            and not entry["relevant"]
+            and "trade-ledger" in entry.get("reached_by", [])
+        ):
+            assert entry["path"] not in fetched
+    totals = {s["source"]: s for s in crawled_runs(crawled)}
+    assert sum(s["prefiltered"] for s in totals.values()) > 0
+
+
+def crawled_runs(crawled: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-source results of the first run, read with `sequelwatch query`."""
+    done = run_cli(
+        "query",
+        "SELECT * FROM source_runs WHERE run_id = 1",
+        "--json",
+        config_path=crawled["config"],
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_news_search_links_are_resolved_or_marked_unresolved(crawled: dict[str, Any]) -> None:
+    fetched = [r.path for r in crawled["first_requests"]]
+    assert not any(p.startswith("/bing/") for p in fetched), "Bing links are unwrapped, not fetched"
+    assert any(p.startswith("/gnews/") for p in fetched), "Google News links are followed"
+    unresolved = [a for a in crawled["articles"] if a["unresolved"]]
+    for path in MANIFEST.get("unresolved", []):
+        assert any(path in paths(a["urls"]) for a in unresolved)
+
+
+def test_full_content_entries_need_no_page_fetch(crawled: dict[str, Any]) -> None:
+    fetched = {r.path for r in crawled["first_requests"]}
+    entries = [
+        e for e in MANIFEST["articles"] if e.get("template") == "feed-entry" and e["relevant"]
+    ]
+    assert entries
+    for entry in entries:
+        assert entry["path"] not in fetched
+        assert find(crawled["articles"], entry) is not None
+
+
+def test_an_immediate_second_crawl_costs_almost_nothing(crawled: dict[str, Any]) -> None:
+    second = crawled["second"]
+    assert second.returncode == 0, second.stderr
+    requests = crawled["second_requests"]
+    sources = tomllib.loads(crawled["config"].with_name("sources.toml").read_text())["sources"]
+    statuses = [r.status for r in requests if r.path != "/robots.txt"]
+    assert statuses.count(304) == len(sources)
+    assert len(requests) < len(crawled["first_requests"]) / 4
+    assert len(export(crawled["config"])) == len(crawled["articles"])
+
+
+def test_status_shows_each_source_healthy(crawled: dict[str, Any]) -> None:
+    status = crawled["status"]
+    assert {"name", "kind", "url", "last_status", "last_error", "failures", "last_fetched"} <= set(
+        status["sources"][0]
+    )
+    for source in status["sources"]:
+        assert source["last_status"] == "not_modified", source
+        assert source["failures"] == 0
+    assert status["runs"][0]["status"] == "ok"
+
+
+def test_search_finds_kept_articles(crawled: dict[str, Any]) -> None:
+    done = run_cli("search", "Salazar", "--json", config_path=crawled["config"], check=True)
+    hits = json.loads(done.stdout)
+    assert hits and all("Salazar" in (h["title"] + h["snippet"]) for h in hits)

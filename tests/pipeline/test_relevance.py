@@ -1,0 +1,153 @@
+"""Relevance: the feed pre-filter and the judge, on short articles written for the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import config
+from config.topic import Topic, load_topic
+from pipeline.relevance import judge, normalize, prefilter
+
+SHIPPED = Path(config.__file__).parent / "topics" / "alita-battle-angel-2.toml"
+ARTICLES = Path(__file__).parents[1] / "data" / "relevance"
+
+SEQUEL_NEWS = ["cast", "release", "plot", "production", "denial", "overview"]
+LANGUAGES = ["es", "it", "de", "fr", "pt", "id"]
+TRAPS = {
+    "box-office-2019": "box-office-2019",
+    "review-2019": "review-2019",
+    "rerelease-4k": "rerelease-streaming",
+    "manga-edition": "manga-anime",
+    "anime-1993": "manga-anime",
+    "prequel-series": "prequel-series",
+    "salazar-interview": "cast-other-work",
+    "avatar-sidebar": "other-sequels",
+}
+
+
+@pytest.fixture(scope="module")
+def topic() -> Topic:
+    """The shipped topic file."""
+    return load_topic(SHIPPED)
+
+
+def article(name: str) -> tuple[str, str]:
+    """A test article: (headline, body)."""
+    title, _, body = (ARTICLES / f"{name}.txt").read_text(encoding="utf-8").partition("\n")
+    return title.strip(), body.strip()
+
+
+@pytest.mark.parametrize("name", SEQUEL_NEWS + LANGUAGES)
+def test_sequel_news_is_kept(topic: Topic, name: str) -> None:
+    result = judge(topic, *article(f"keep-{name}"))
+    assert result.kept, result.reason
+    assert 0.5 <= result.score <= 1.0
+    assert result.reason.startswith("title names the sequel")
+
+
+@pytest.mark.parametrize(("name", "trap"), TRAPS.items())
+def test_traps_are_dropped_and_named(topic: Topic, name: str, trap: str) -> None:
+    result = judge(topic, *article(f"drop-{name}"))
+    assert not result.kept, result.reason
+    assert 0.0 <= result.score < 0.5
+    assert f"'{trap}'" in result.reason
+
+
+def test_the_reason_is_one_readable_sentence(topic: Topic) -> None:
+    reason = judge(topic, *article("keep-overview")).reason
+    assert "\n" not in reason and reason.endswith("kept.")
+    assert "title names the sequel; lead names it;" in reason
+    assert "trap 'box-office-2019' in 1 sentence" in reason
+
+
+def test_a_passing_clause_in_the_lead_is_not_enough(topic: Topic) -> None:
+    title, body = article("drop-salazar-interview")
+    paragraphs = body.split("\n\n")
+    clause = next(p for p in paragraphs if "Alita 2" in p)
+    paragraphs.remove(clause)
+    moved = "\n\n".join([paragraphs[0], clause, *paragraphs[1:]])
+    result = judge(topic, title, moved)
+    assert not result.kept, result.reason
+    assert "lead names it" in result.reason
+
+
+def test_a_sidebar_line_on_top_is_not_enough(topic: Topic) -> None:
+    title, body = article("drop-avatar-sidebar")
+    result = judge(topic, title, "Trending: Alita 2 update\n\n" + body)
+    assert not result.kept, result.reason
+
+
+def test_a_franchise_title_with_a_trap_does_not_name_the_sequel(topic: Topic) -> None:
+    _, body = article("drop-review-2019")
+    result = judge(topic, "Alita: Battle Angel review: a film that begs for a sequel", body)
+    assert not result.kept
+    assert result.reason.startswith("title does not name the sequel")
+
+
+def test_a_feed_entry_without_a_page_is_judged_on_title_and_summary(topic: Topic) -> None:
+    kept = judge(topic, "Alita 2 gets an update from Jon Landau", "", "The sequel is on track.")
+    assert kept.kept, kept.reason
+    assert judge(topic, "Alita 2: Rodriguez says the script is done", "").kept
+    assert not judge(topic, "Alita: Battle Angel arrives in 4K this week", "").kept
+    assert not judge(topic, "", "").kept
+
+
+def test_the_description_is_read_once_when_the_text_repeats_it(topic: Topic) -> None:
+    title, body = article("keep-cast")
+    lead = body.split("\n\n")[0]
+    assert judge(topic, title, body, lead) == judge(topic, title, body)
+
+
+def test_the_topic_is_data(topic: Topic) -> None:
+    other = Topic(
+        name="Pacific Rim 3",
+        slug="pacific-rim-3",
+        aliases=("Pacific Rim 3",),
+        franchise=("Pacific Rim",),
+        sequel_words={"en": ("sequel",)},
+        broad_terms=("Pacific Rim", "Jaeger"),
+    )
+    text = "Legendary has hired a writer for Pacific Rim 3. The sequel would shoot next year."
+    assert judge(other, "Pacific Rim 3 finds its writer", text).kept
+    assert not judge(topic, "Pacific Rim 3 finds its writer", text).kept
+    assert prefilter(other, "A new Jaeger is coming") and not prefilter(topic, "A new Jaeger")
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Alita: Battle Angel 2 finally has a shooting date",
+        "Rosa Salazar teases Alita’s return",
+        "ALITA 2: what we know",
+        "Secuela de Alita: Ángel de combate, confirmada",
+        "Gunnm live-action sequel news",
+        "Battle Angel sequel update from Rodriguez",
+    ],
+)
+def test_prefilter_lets_sequel_titles_through(topic: Topic, title: str) -> None:
+    assert prefilter(topic, title)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Box office: the weekend's top ten",
+        "Box office: a horror sequel leads a quiet weekend",
+        "Alitalia strike grounds flights across Italy",
+        "James Cameron sets the next Avatar sequel's shoot",
+        "",
+    ],
+)
+def test_prefilter_stops_other_titles(topic: Topic, title: str) -> None:
+    assert not prefilter(topic, title)
+
+
+def test_prefilter_reads_summary_and_tags_too(topic: Topic) -> None:
+    assert prefilter(topic, "Weekend round-up", "", "Movies", "Gunnm")
+    assert prefilter(topic, "Sci-fi news", "Cameron talks Battle Angel at CineCon.")
+
+
+def test_normalize_folds_case_accents_and_typography() -> None:
+    assert normalize("Sequência — ALITA’s “SUITE”") == 'sequencia - alita\'s "suite"'

@@ -1,0 +1,160 @@
+"""The store: schema and migrations, articles and their URLs, source health, read-only query."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from config import Source
+from pipeline.records import Article, Relevance
+from pipeline.store import MIGRATIONS, Store, StoreError, read_only_query
+
+WHEN = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def article(
+    url: str,
+    *,
+    title: str = "Rosa Salazar is ready for Alita 2",
+    kept: bool = True,
+    urls: tuple[str, ...] = (),
+) -> Article:
+    """An article as the pipeline would hand it to the store."""
+    return Article(
+        url=url,
+        urls=(url, *urls),
+        title=title,
+        outlet="The Trade Ledger",
+        authors=("Dana Park", "Luis Ortega"),
+        published=WHEN,
+        language="en",
+        description=None,
+        text="Rosa Salazar says she would return as Alita in the sequel.",
+        source="trade",
+        fetched_at=WHEN,
+        relevance=Relevance(0.9 if kept else 0.1, kept, "title names the sequel"),
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store(tmp_path / "store.db")
+    opened.sync_sources([Source(name="trade", kind="feed", url="http://127.0.0.1:1/f.rss")])
+    return opened
+
+
+def test_a_new_store_is_migrated_with_wal_and_foreign_keys(store: Store) -> None:
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    tables = set(store.db.table_names())
+    assert {
+        "sources",
+        "articles",
+        "article_urls",
+        "crawl_runs",
+        "source_runs",
+        "articles_fts",
+    } <= tables
+    store.close()
+    again = Store(store.path)  # reopening applies nothing twice
+    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_store_newer_than_the_code_is_refused(store: Store) -> None:
+    store.conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    store.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(store.path)
+
+
+def test_every_url_of_an_article_points_to_it(store: Store) -> None:
+    first = store.save_article(
+        article("https://a.example/x", urls=("https://a.example/x?utm_source=rss",))
+    )
+    assert first.new
+    again = store.save_article(article("https://a.example/x/amp/", urls=("https://a.example/x",)))
+    assert again == type(first)(first.id, False)
+    assert store.article_for_urls(["https://a.example/x/amp/"]) == first.id
+    assert store.known_url("https://a.example/x?utm_source=rss")
+    rows = list(store.export_rows())
+    assert len(rows) == 1
+    assert rows[0]["urls"] == sorted(
+        ["https://a.example/x", "https://a.example/x/amp/", "https://a.example/x?utm_source=rss"]
+    )
+    assert rows[0]["author"] == "Dana Park, Luis Ortega"
+    assert rows[0]["published"] == "2026-11-20T09:00:00+00:00"
+
+
+def test_export_and_search_leave_out_what_is_off_topic(store: Store) -> None:
+    store.save_article(article("https://a.example/on"))
+    store.save_article(article("https://a.example/off", title="Alita box office", kept=False))
+    assert [r["url"] for r in store.export_rows()] == ["https://a.example/on"]
+    assert [r["url"] for r in store.search("Salazar")] == ["https://a.example/on"]
+    assert len(store.search("Salazar", everything=True)) == 2
+    assert store.search('"unbalanced AND (') == []  # user input is never FTS syntax
+
+
+def test_source_health_counts_consecutive_failures_and_keeps_validators(store: Store) -> None:
+    store.record_source_ok(
+        "trade", http_status=200, etag='"abc"', last_modified="Mon, 23 Nov 2026 06:00:00 GMT"
+    )
+    store.record_source_error("trade", "HTTP 500 Internal Server Error", http_status=500)
+    store.record_source_error("trade", "timed out", http_status=None)
+    health = store.sources_health()[0]
+    assert health["last_status"] == "error"
+    assert health["failures"] == 2
+    assert health["last_error"] == "timed out"
+    assert store.validators("trade") == ('"abc"', "Mon, 23 Nov 2026 06:00:00 GMT")
+    store.record_source_ok("trade", http_status=304, etag=None, last_modified=None)
+    health = store.sources_health()[0]
+    assert (health["last_status"], health["failures"], health["last_error"]) == (
+        "not_modified",
+        0,
+        None,
+    )
+    assert health["etag"] == '"abc"'
+
+
+def test_a_changed_source_url_forgets_its_validators(store: Store) -> None:
+    store.record_source_ok("trade", http_status=200, etag='"abc"', last_modified=None)
+    store.sync_sources([Source(name="trade", kind="feed", url="http://127.0.0.1:1/other.rss")])
+    assert store.validators("trade") == (None, None)
+
+
+def test_runs_add_up_their_sources(store: Store) -> None:
+    run = store.start_run(["trade", "fan"])
+    store.record_source_run(run, "trade", "ok", None, {"requests": 5, "new_articles": 2})
+    store.record_source_run(run, "fan", "error", "HTTP 500", {"requests": 3, "errors": 1})
+    finished = store.finish_run(run)
+    assert (finished["status"], finished["requests"], finished["new_articles"]) == ("partial", 8, 2)
+    assert store.recent_runs()[0]["id"] == run
+
+
+def test_query_is_read_only(store: Store) -> None:
+    store.save_article(article("https://a.example/on"))
+    rows = read_only_query(store.path, "SELECT title FROM articles")
+    assert rows == [{"title": "Rosa Salazar is ready for Alita 2"}]
+    for sql in (
+        "DELETE FROM articles",
+        "DROP TABLE articles",
+        "UPDATE sources SET failures = 9",
+        "CREATE TABLE x (y)",
+        "PRAGMA user_version = 0",
+    ):
+        with pytest.raises(StoreError, match="read-only"):
+            read_only_query(store.path, sql)
+    assert store.article_count() == 1
+    with pytest.raises(StoreError, match="no such table"):
+        read_only_query(store.path, "SELECT * FROM nope")
+
+
+def test_the_store_is_a_real_sqlite_file_others_can_read(store: Store) -> None:
+    store.save_article(article("https://a.example/on"))
+    other = sqlite3.connect(store.path)
+    assert other.execute(
+        "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'sequel'"
+    ).fetchone() == (1,)
