@@ -83,6 +83,9 @@ class TrapGroup(BaseModel):
     name: str = Field(pattern=_SLUG)
     about: str = ""
     patterns: tuple[Pattern, ...] = Field(min_length=1)
+    # False for what sequel news mentions as context (the Avatar schedule): such sentences
+    # do not count against an article whose title names the sequel.
+    counts_in_sequel_news: bool = True
 
     @field_validator("patterns")
     @classmethod
@@ -104,6 +107,7 @@ class RelevanceSettings(BaseModel):
 
     lead_sentences: int = Field(default=3, ge=1)
     title_weight: float = Field(default=0.4, ge=0.0, le=1.0)
+    anchor_weight: float = Field(default=0.2, ge=0.0, le=1.0)
     lead_weight: float = Field(default=0.2, ge=0.0, le=1.0)
     body_weight: float = Field(default=0.4, ge=0.0, le=1.0)
     full_share: float = Field(default=0.3, gt=0.0, le=1.0)

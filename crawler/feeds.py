@@ -80,9 +80,16 @@ def _first_line(error: object) -> str:
 
 def _entry(raw: Any, feed_url: str, feed_title: str) -> FeedEntry | None:
     """One feedparser entry as a FeedEntry; None when it leads nowhere."""
-    content = _full_content(raw)
-    link = article_link(raw, feed_url)
-    if not link:
+    own = urljoin(feed_url, raw_link) if (raw_link := (raw.get("link") or "").strip()) else ""
+    content = _content(raw)
+    shared = _aggregator_link(content or "")
+    if shared and shared.rstrip("/") != own.rstrip("/"):
+        link, full = shared, None  # a link post: the article is where it points
+    else:
+        link = own
+        # a self post ([link] to itself) is its own whole content, however short
+        full = content if shared or len(plain(content)) >= FULL_CONTENT_MIN_CHARS else None
+    if not link or urlsplit(link).scheme not in ("http", "https"):
         return None
     source = raw.get("source") or {}
     hint = EntryHint(
@@ -90,39 +97,24 @@ def _entry(raw: Any, feed_url: str, feed_title: str) -> FeedEntry | None:
         summary=plain(raw.get("summary")) or None,
         link=link,
         published=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
-        # Google News names the outlet in <source>, Bing News in <News:Source>.
-        outlet=plain(source.get("title") or raw.get("news_source")) or None,
+        # Google News names the outlet in <source>, Bing News in <News:Source>; else the
+        # feed's own title (a page's site name, when one is fetched, comes first).
+        outlet=plain(source.get("title") or raw.get("news_source")) or feed_title or None,
         authors=_authors(raw),
         tags=tuple(t for t in (plain(tag.get("term")) for tag in raw.get("tags") or []) if t),
         language=_language(raw),
     )
-    return FeedEntry(link=link, hint=hint, content_html=content)
+    return FeedEntry(link=link, hint=hint, content_html=full)
 
 
-def _full_content(raw: Any) -> str | None:
-    """The entry's full HTML content (content:encoded, Atom content), if it is an article."""
-    for item in raw.get("content") or []:
-        value = item.get("value") or ""
-        if len(plain(value)) >= FULL_CONTENT_MIN_CHARS:
-            return str(value)
-    return None
+def _content(raw: Any) -> str | None:
+    """The entry's longest HTML content (content:encoded, Atom content), if any."""
+    values = [str(item.get("value") or "") for item in raw.get("content") or []]
+    return max(values, key=len) if any(values) else None
 
 
-def article_link(raw: Any, feed_url: str) -> str | None:
-    """Where an entry leads: its link, or the '[link]' a link aggregator's entry points to."""
-    link = raw.get("link") or ""
-    for item in raw.get("content") or []:
-        external = _aggregator_target(item.get("value") or "", link)
-        if external:
-            return external
-    if not link:
-        return None
-    link = urljoin(feed_url, link.strip())
-    return link if urlsplit(link).scheme in ("http", "https") else None
-
-
-def _aggregator_target(content: str, entry_link: str) -> str | None:
-    """A Reddit-style entry ("submitted by ... [link] [comments]") points at its [link]."""
+def _aggregator_link(content: str) -> str | None:
+    """Where a Reddit-style entry ("submitted by ... [link] [comments]") points."""
     if "[link]" not in content:
         return None
     try:
@@ -132,13 +124,8 @@ def _aggregator_target(content: str, entry_link: str) -> str | None:
     for anchor in tree.iter("a"):
         href = (anchor.get("href") or "").strip()
         if (anchor.text_content() or "").strip() == "[link]" and href.startswith("http"):
-            return None if _same_host(href, entry_link) else href
+            return href
     return None
-
-
-def _same_host(a: str, b: str) -> bool:
-    """Whether two URLs are on one host (a self post links to itself)."""
-    return bool(b) and urlsplit(a).hostname == urlsplit(b).hostname
 
 
 def _when(parsed: time.struct_time | None) -> datetime | None:

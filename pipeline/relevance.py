@@ -75,6 +75,7 @@ class _Matcher:
     broad: re.Pattern[str] | None
     trap_screen: re.Pattern[str] | None  # every trap pattern at once, to find trap sentences
     traps: tuple[tuple[str, re.Pattern[str]], ...]  # each group alone, to name it
+    context_traps: frozenset[str]  # groups that sequel news mentions as context
 
 
 def _has_top_level_bar(pattern: str) -> bool:
@@ -137,6 +138,7 @@ def _matcher(topic: Topic) -> _Matcher:
         broad=_terms_pattern(topic.broad_terms),
         trap_screen=_trap_screen(patterns),
         traps=traps,
+        context_traps=frozenset(g.name for g in topic.traps if not g.counts_in_sequel_news),
     )
 
 
@@ -161,11 +163,12 @@ class _Document:
 class _Tally:
     """What the sentences of one article said, counted."""
 
-    title_hit: bool
+    title_hit: bool  # the title names the sequel
+    title_anchor: bool  # the title names the franchise (or the sequel)
     lead_hit: bool
     body: int  # sentences after the title
     sequel: int  # body sentences that name the sequel
-    support: int  # body sentences about its people, places or "the sequel" (title-anchored)
+    support: int  # body sentences about its people or places (anchored articles only)
     trap: int  # body sentences that hit a trap and do not name the sequel
     traps: Counter[str]  # trap group -> sentences, title included
 
@@ -211,21 +214,29 @@ def _trap_hits(matcher: _Matcher, doc: _Document) -> dict[str, set[int]]:
 def _tally(matcher: _Matcher, doc: _Document, settings: RelevanceSettings) -> _Tally:
     """Classify every sentence: sequel, support, trap or neither."""
     alias = _hits(matcher.aliases, doc)
-    paired = _hits(matcher.franchise, doc) & (words := _hits(matcher.sequel_words, doc))
+    franchise = _hits(matcher.franchise, doc)
+    words = _hits(matcher.sequel_words, doc)
     by_trap = _trap_hits(matcher, doc)
+    lead = set(range(1, settings.lead_sentences + 1))
+    if 0 in alias | (franchise & words):
+        by_trap = {k: v for k, v in by_trap.items() if k not in matcher.context_traps}
     trapped = set().union(*by_trap.values())
     # A franchise name beside a sequel word in a trap sentence ("Alita's $404 million was
     # not enough for a sequel") is neither for nor against; an alias always counts.
-    sequel = alias | (paired - trapped)
-    trap_only = trapped - sequel - paired
+    sequel = alias | ((franchise & words) - trapped)
     title_hit = 0 in sequel
+    named = alias | franchise
     support: set[int] = set()
-    if title_hit:  # once the title names the sequel, "the sequel" and its cast refer to it
-        support = (words | _hits(matcher.support, doc)) - trapped - sequel - {0}
-    lead = set(range(1, settings.lead_sentences + 1))
+    if named & ({0} | lead):
+        # Anchored: the title or lead names the film, so "the sequel" refers to it and its
+        # people and places speak of it.
+        sequel |= words - trapped - {0}
+        support = _hits(matcher.support, doc) - trapped - sequel - {0}
+    trap_only = trapped - sequel - (franchise & words)
     counts = Counter({name: len(hits & trap_only) for name, hits in by_trap.items()})
     return _Tally(
         title_hit=title_hit,
+        title_anchor=0 in named,
         lead_hit=bool(sequel & lead),
         body=len(doc.sentences) - 1,
         sequel=len(sequel - {0}),
@@ -243,11 +254,16 @@ def _score(tally: _Tally, settings: RelevanceSettings) -> float:
     else:  # a bare headline: judge it by itself
         share = 1.0 if tally.title_hit else 0.0
         trap_share = 1.0 if tally.traps else 0.0
+    title = settings.title_weight if tally.title_hit else 0.0
+    if not tally.title_hit and tally.title_anchor:
+        title = settings.anchor_weight
     score = (
-        settings.title_weight * tally.title_hit
+        title
         + settings.lead_weight * tally.lead_hit
         + settings.body_weight * min(1.0, share / settings.full_share)
-        - settings.trap_penalty * trap_share
+        # what an article says of other things counts against it only where it outweighs
+        # what it says of the sequel
+        - settings.trap_penalty * max(0.0, trap_share - share / 2)
     )
     return round(min(1.0, max(0.0, score)), 3)
 
@@ -279,7 +295,11 @@ def judge(topic: Topic, title: str, text: str, description: str = "") -> Relevan
     score = _score(tally, settings)
     named = tally.title_hit + tally.sequel + tally.support
     required = min(settings.min_sequel_sentences, tally.body + 1)
-    kept = (
-        score >= settings.keep_score and (tally.title_hit or tally.lead_hit) and named >= required
+    # A title that names only the franchise needs the body to speak of the sequel more than once.
+    anchored = (
+        tally.title_hit
+        or tally.lead_hit
+        or (tally.title_anchor and tally.sequel >= settings.min_sequel_sentences)
     )
+    kept = score >= settings.keep_score and anchored and named >= required
     return Relevance(score=score, kept=kept, reason=_reason(tally, score, kept))

@@ -15,7 +15,7 @@ from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 import config
-from crawler.errors import describe_failure
+from crawler.errors import FORBIDDEN_BY_ROBOTS, describe_failure
 from crawler.middlewares import ROLE, SOURCE, KnownURL
 from crawler.scrapy_settings import from_config
 from crawler.state import CrawlState, crawl_state
@@ -176,6 +176,8 @@ class SourceSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         source: config.Source = request.cb_kwargs["source"]
         error, _ = describe_failure(failure)
+        if error == FORBIDDEN_BY_ROBOTS:  # not ours to read, not even as a headline
+            return
         self.state.result(source.name).counts["errors"] += 1
         logger.warning("%s: article %s: %s", source.name, request.url, error)
         hops = request.meta.get("redirect_urls") or []
