@@ -44,6 +44,7 @@ class RequestRecord:
     path: str
     status: int
     headers: dict[str, str]
+    at: float = 0.0  # time.monotonic() when the request arrived
 
 
 @dataclass
@@ -78,7 +79,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self, status: int) -> None:
         """Append one record to the shared log."""
-        record = RequestRecord(self.command, self.path, status, dict(self.headers.items()))
+        record = RequestRecord(
+            self.command, self.path, status, dict(self.headers.items()), time.monotonic()
+        )
         with self.state.lock:
             self.state.log.append(record)
 

@@ -193,3 +193,37 @@ def test_search_finds_kept_articles(crawled: dict[str, Any]) -> None:
     done = run_cli("search", "Salazar", "--json", config_path=crawled["config"], check=True)
     hits = json.loads(done.stdout)
     assert hits and all("Salazar" in (h["title"] + h["snippet"]) for h in hits)
+
+
+def test_the_listing_follows_next_and_requests_say_who_we_are(crawled: dict[str, Any]) -> None:
+    fetched = {r.path for r in crawled["first_requests"]}
+    assert "/listing/news/page/2/" in fetched
+    for request in crawled["first_requests"]:
+        agent = {k.lower(): v for k, v in request.headers.items()}.get("user-agent", "")
+        assert agent.startswith("sequelwatch/"), agent
+    second = [r for r in crawled["second_requests"] if r.path == "/feeds/trade.rss"]
+    headers = {k.lower(): v for k, v in second[0].headers.items()}
+    assert headers.get("if-none-match") and headers.get("if-modified-since")
+
+
+def test_export_as_csv_has_one_row_per_article(crawled: dict[str, Any]) -> None:
+    import csv
+    import io
+
+    done = run_cli("export", "--format", "csv", config_path=crawled["config"], check=True)
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert len(rows) == len(crawled["articles"])
+    for column in (
+        "url",
+        "urls",
+        "title",
+        "outlet",
+        "author",
+        "published",
+        "first_seen",
+        "language",
+        "relevance",
+        "categories",
+        "story_id",
+    ):
+        assert column in rows[0]
