@@ -75,3 +75,32 @@ class Article:
     relevance: Relevance
     unresolved: bool = False
     from_feed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A category an article earned, how surely, and the sentence that earned it."""
+
+    category: str  # one of the topic's categories: cast, release, plot, production
+    confidence: float  # 0.0 .. 1.0
+    sentence: str  # the evidence, as the article wrote it
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A typed claim pulled out of an evidence sentence."""
+
+    kind: str  # "release", "cast" or "production"
+    subject: str  # release: "release"; cast: the person's name; production: "status"
+    value: str  # normalised: "2030", "no earlier than 2030", "after Avatar 5", "returning", ...
+    detail: str | None  # e.g. the role ("Alita") of a cast fact; the phrase as written
+    sentence: str  # the sentence it was read from, as written
+    confidence: float  # 0.0 .. 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What classification and fact extraction found in one article."""
+
+    labels: tuple[Label, ...]
+    facts: tuple[Fact, ...]
