@@ -12,8 +12,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -30,7 +32,7 @@ def _check_pattern(pattern: str) -> str:
         raise PydanticCustomError(
             "regex", "a valid regular expression ({reason})", {"reason": str(err)}
         ) from err
-    unescaped = re.sub(r"\\.", "", pattern)
+    unescaped = re.sub(r"\\.|\(\?P[<=]", "", pattern)  # escapes and named groups
     if unescaped != unescaped.lower():
         raise PydanticCustomError(
             "regex_case", "a lowercase regular expression (text is lowercased before matching)"
@@ -75,6 +77,28 @@ def _freeze(words: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     return FrozenWords(words)
 
 
+class FrozenCategories(dict[str, "Category"]):
+    """Categories by name; hashable and read-only so that a Topic can be a cache key."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
+
+    def __setitem__(self, key: str, value: Category) -> None:
+        raise TypeError("FrozenCategories is read-only")
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("FrozenCategories is read-only")
+
+
+def _freeze_categories(categories: dict[str, Category]) -> dict[str, Category]:
+    """Wrap the validated mapping so that it hashes and cannot change."""
+    return FrozenCategories(categories)
+
+
+CategoryName = Annotated[str, StringConstraints(pattern=_SLUG)]
+Words = Annotated[dict[LanguageCode, tuple[Term, ...]], AfterValidator(_freeze)]
+
+
 class TrapGroup(BaseModel):
     """Patterns that signal an article about something other than the sequel."""
 
@@ -117,6 +141,93 @@ class RelevanceSettings(BaseModel):
     keep_score: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
+class Category(BaseModel):
+    """What earns an article one category: its words, patterns and names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    about: str = ""
+    terms: Words = Field(default_factory=FrozenWords)  # each counts term_weight
+    patterns: tuple[Pattern, ...] = ()  # each counts term_weight
+    hints: Words = Field(default_factory=FrozenWords)  # each counts hint_weight
+    hint_patterns: tuple[Pattern, ...] = ()  # each counts hint_weight
+    people: tuple[Term, ...] = ()  # each counts name_weight
+    places: tuple[Term, ...] = ()  # each counts name_weight
+
+
+class ClassifySettings(BaseModel):
+    """Weights and thresholds used by pipeline.classify."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    term_weight: float = Field(default=1.0, ge=0.0)
+    hint_weight: float = Field(default=0.5, ge=0.0)
+    name_weight: float = Field(default=0.5, ge=0.0)
+    min_sentence_score: float = Field(default=1.0, gt=0.0)
+    alias_factor: float = Field(default=1.2, ge=0.0)
+    support_factor: float = Field(default=0.7, ge=0.0)
+    title_factor: float = Field(default=2.0, ge=0.0)
+    lead_factor: float = Field(default=1.5, ge=0.0)
+    min_score: float = Field(default=1.0, ge=0.0)
+    share_of_top: float = Field(default=0.5, ge=0.0, le=1.0)
+    # how a sentence that speaks for several categories shares its weight: 1 in proportion
+    # to what it says for each, 0 not at all (each category gets the whole sentence)
+    split_power: float = Field(default=1.0, ge=0.0, le=2.0)
+    half_confidence: float = Field(default=2.0, gt=0.0)
+    # the earlier film: a sentence that hits one of these and does not name the sequel
+    # (by name or a sequel word) is about the earlier film and earns nothing
+    earlier_film: tuple[Pattern, ...] = ()
+
+
+class StatusRule(BaseModel):
+    """One normalised status and the phrases that state it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: str = Field(min_length=1)
+    patterns: tuple[Pattern, ...] = Field(min_length=1)
+    # a negation or hedge just before the phrase ("has not", "may") cancels it
+    negatable: bool = True
+
+
+class WindowRule(BaseModel):
+    """One normalised release window ('{year}' filled from the phrase) and its phrases."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: str = Field(min_length=1)
+    patterns: tuple[Pattern, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _year_group(self) -> WindowRule:
+        """Refuse a '{year}' value whose patterns lack the (?P<year>...) group to fill it."""
+        if "{year}" in self.value:
+            missing = [p for p in self.patterns if "year" not in re.compile(p).groupindex]
+            if missing:
+                raise PydanticCustomError(
+                    "year_group",
+                    "patterns with a (?P<year>...) group for '{{year}}' (missing in {pattern})",
+                    {"pattern": missing[0]},
+                )
+        return self
+
+
+class FactVocabulary(BaseModel):
+    """The phrases pipeline.facts reads typed facts with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    windows: tuple[WindowRule, ...] = ()
+    cast: tuple[StatusRule, ...] = ()  # first match wins: put denials before returns
+    production: tuple[StatusRule, ...] = ()
+    roles: tuple[Term, ...] = ()  # characters a cast member can play
+    role_cues: Words = Field(default_factory=FrozenWords)  # "as", "play", "nei panni di"
+    negations: tuple[Pattern, ...] = ()
+    denials: tuple[Pattern, ...] = ()  # a denial in the sentence cancels negatable statuses
+    other_films: tuple[Pattern, ...] = ()  # a date beside these is another film's
+    earliest_year: int | None = None  # release years before this are the earlier film's
+
+
 class Topic(BaseModel):
     """One followed film: its names, the words around it, and what is not about it."""
 
@@ -134,6 +245,11 @@ class Topic(BaseModel):
     broad_terms: tuple[Term, ...] = Field(min_length=1)
     traps: tuple[TrapGroup, ...] = ()
     relevance: RelevanceSettings = RelevanceSettings()
+    categories: Annotated[dict[CategoryName, Category], AfterValidator(_freeze_categories)] = Field(
+        default_factory=FrozenCategories
+    )
+    classify: ClassifySettings = ClassifySettings()
+    facts: FactVocabulary = FactVocabulary()
 
     @field_validator("traps")
     @classmethod

@@ -40,6 +40,7 @@ _TERM_GAP = r"[\s:\-]+"
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # A sentence ends at . ! ? (with any closing quotes) followed by space, or at a line break.
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?\u2026])[\"')\]]*\s+|\s*\n\s*")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def normalize(text: str) -> str:
@@ -56,7 +57,7 @@ def _term_regex(term: str) -> str:
     return _TERM_GAP.join(re.escape(word) for word in words)
 
 
-def _terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+def terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
     """One compiled alternation of whole-word terms, longest first; None when empty."""
     sources = sorted({_term_regex(term) for term in terms} - {""}, key=len, reverse=True)
     if not sources:
@@ -131,11 +132,11 @@ def _matcher(topic: Topic) -> _Matcher:
         for group in topic.traps
     )
     return _Matcher(
-        aliases=_terms_pattern(topic.aliases),
-        franchise=_terms_pattern(topic.franchise),
-        sequel_words=_terms_pattern(words),
-        support=_terms_pattern((*topic.people, *topic.places)),
-        broad=_terms_pattern(topic.broad_terms),
+        aliases=terms_pattern(topic.aliases),
+        franchise=terms_pattern(topic.franchise),
+        sequel_words=terms_pattern(words),
+        support=terms_pattern((*topic.people, *topic.places)),
+        broad=terms_pattern(topic.broad_terms),
         trap_screen=_trap_screen(patterns),
         traps=traps,
         context_traps=frozenset(g.name for g in topic.traps if not g.counts_in_sequel_news),
@@ -157,6 +158,7 @@ class _Document:
     sentences: tuple[str, ...]
     joined: str
     starts: tuple[int, ...]
+    originals: tuple[str, ...]  # each sentence as written, for evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,23 +175,86 @@ class _Tally:
     traps: Counter[str]  # trap group -> sentences, title included
 
 
-def _split(text: str) -> list[str]:
-    """Split normalized text into non-empty sentences."""
-    return [part.strip() for part in _SENTENCE_BREAK.split(text) if part and part.strip()]
+@dataclass(frozen=True, slots=True)
+class _Kinds:
+    """Which sentences (by index, 0 the title) are of which kind."""
+
+    alias: set[int]  # name the sequel by one of its names
+    named: set[int]  # name the sequel or the franchise
+    sequel: set[int]
+    support: set[int]
+    trap_only: set[int]  # hit a trap and are not about the sequel
+    by_trap: dict[str, set[int]]  # trap group -> sentences it counts against
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceView:
+    """One sentence of an article as the judge read it."""
+
+    index: int  # 0 is the title
+    text: str  # as written, original case and punctuation
+    normalized: str  # as matched: case, accents and typographic punctuation folded
+    kind: str  # "sequel", "support", "trap" or "other"
+    traps: tuple[str, ...]  # the trap groups the judge counted in this sentence
+    alias: bool  # names the sequel by one of its names
+
+
+def _offsets(text: str) -> tuple[list[int], list[int]]:
+    """Matching positions in normalize(text) and text, at each non-ASCII character."""
+    norm_marks, orig_marks = [0], [0]
+    position = last = 0
+    for match in _NON_ASCII.finditer(text):
+        start = match.start()
+        position += start - last
+        norm_marks.append(position)
+        orig_marks.append(start)
+        position += len(normalize(match.group()))
+        norm_marks.append(position)
+        orig_marks.append(start + 1)
+        last = start + 1
+    return norm_marks, orig_marks
+
+
+def _to_original(marks: tuple[list[int], list[int]], position: int) -> int:
+    """The position in the original text of a position in its normalized form."""
+    norm_marks, orig_marks = marks
+    i = bisect_right(norm_marks, position) - 1
+    original = orig_marks[i] + position - norm_marks[i]
+    return min(original, orig_marks[i + 1]) if i + 1 < len(orig_marks) else original
+
+
+def _split(text: str, normalized: str) -> list[tuple[str, str]]:
+    """Split text into non-empty sentences, each normalized and as written."""
+    marks = _offsets(text)
+    found: list[tuple[str, str]] = []
+    start = 0
+    breaks = [(m.start(), m.end()) for m in _SENTENCE_BREAK.finditer(normalized)]
+    for end, resume in [*breaks, (len(normalized), len(normalized))]:
+        part = normalized[start:end]
+        if part.strip():
+            first = start + len(part) - len(part.lstrip())
+            # the evidence keeps the closing quotes that the break swallowed
+            quotes = len(normalized[end:resume]) - len(normalized[end:resume].lstrip("\"')]"))
+            last = start + len(part.rstrip()) + (quotes if end == start + len(part) else 0)
+            original = text[_to_original(marks, first) : _to_original(marks, last)]
+            found.append((part.strip(), original.strip()))
+        start = resume
+    return found
 
 
 def _document(title: str, text: str, description: str) -> _Document:
     """Build the sentence list: title, then the description unless the text repeats it."""
-    body_text = normalize(text)
-    lead_text = normalize(description)
-    if lead_text and lead_text.strip() in body_text:
-        lead_text = ""
-    sentences = (normalize(title).strip(), *_split(lead_text), *_split(body_text))
+    body_text, lead_text = normalize(text), normalize(description)
+    body = _split(text, body_text)
+    lead = [] if lead_text.strip() in body_text else _split(description, lead_text)
+    pairs = [(normalize(title).strip(), title.strip()), *lead, *body]
+    sentences = tuple(sentence for sentence, _ in pairs)
     starts, offset = [], 0
     for sentence in sentences:
         starts.append(offset)
         offset += len(sentence) + 1
-    return _Document(sentences, "\n".join(sentences), tuple(starts))
+    originals = tuple(original for _, original in pairs)
+    return _Document(sentences, "\n".join(sentences), tuple(starts), originals)
 
 
 def _hits(pattern: re.Pattern[str] | None, doc: _Document) -> set[int]:
@@ -211,39 +276,78 @@ def _trap_hits(matcher: _Matcher, doc: _Document) -> dict[str, set[int]]:
     }
 
 
-def _tally(matcher: _Matcher, doc: _Document, settings: RelevanceSettings) -> _Tally:
+def _kinds(matcher: _Matcher, doc: _Document, settings: RelevanceSettings) -> _Kinds:
     """Classify every sentence: sequel, support, trap or neither."""
     alias = _hits(matcher.aliases, doc)
     franchise = _hits(matcher.franchise, doc)
     words = _hits(matcher.sequel_words, doc)
     by_trap = _trap_hits(matcher, doc)
     lead = set(range(1, settings.lead_sentences + 1))
-    if 0 in alias | (franchise & words):
+    named = alias | franchise
+    anchored = bool(named & ({0} | lead))
+    # Sequel news speaks of the films it waits for: those traps are context where the title
+    # names the film, or where the lead names the sequel under a title about nothing else.
+    title_context = any(0 in by_trap[name] for name in matcher.context_traps if name in by_trap)
+    lead_names_sequel = bool((alias | (franchise & words) | (words if anchored else set())) & lead)
+    if 0 in named or (lead_names_sequel and not title_context):
         by_trap = {k: v for k, v in by_trap.items() if k not in matcher.context_traps}
     trapped = set().union(*by_trap.values())
     # A franchise name beside a sequel word in a trap sentence ("Alita's $404 million was
     # not enough for a sequel") is neither for nor against; an alias always counts.
     sequel = alias | ((franchise & words) - trapped)
-    title_hit = 0 in sequel
-    named = alias | franchise
     support: set[int] = set()
-    if named & ({0} | lead):
+    if anchored:
         # Anchored: the title or lead names the film, so "the sequel" refers to it and its
         # people and places speak of it.
         sequel |= words - trapped - {0}
         support = _hits(matcher.support, doc) - trapped - sequel - {0}
     trap_only = trapped - sequel - (franchise & words)
-    counts = Counter({name: len(hits & trap_only) for name, hits in by_trap.items()})
+    return _Kinds(alias, named, sequel, support, trap_only, by_trap)
+
+
+def _tally(kinds: _Kinds, doc: _Document, settings: RelevanceSettings) -> _Tally:
+    """Count what the sentences of one article said."""
+    lead = set(range(1, settings.lead_sentences + 1))
+    counts = Counter({name: len(hits & kinds.trap_only) for name, hits in kinds.by_trap.items()})
     return _Tally(
-        title_hit=title_hit,
-        title_anchor=0 in named,
-        lead_hit=bool(sequel & lead),
+        title_hit=0 in kinds.sequel,
+        title_anchor=0 in kinds.named,
+        lead_hit=bool(kinds.sequel & lead),
         body=len(doc.sentences) - 1,
-        sequel=len(sequel - {0}),
-        support=len(support),
-        trap=len(trap_only - {0}),
+        sequel=len(kinds.sequel - {0}),
+        support=len(kinds.support),
+        trap=len(kinds.trap_only - {0}),
         traps=+counts,
     )
+
+
+def _kind(kinds: _Kinds, index: int) -> str:
+    """The kind of one sentence, by the judge's rules."""
+    if index in kinds.sequel:
+        return "sequel"
+    if index in kinds.support:
+        return "support"
+    return "trap" if index in kinds.trap_only else "other"
+
+
+def _views(kinds: _Kinds, doc: _Document) -> list[SentenceView]:
+    """Each sentence of a document with its kind and the traps the judge counted in it."""
+    return [
+        SentenceView(
+            index=i,
+            text=original,
+            normalized=sentence,
+            kind=_kind(kinds, i),
+            traps=tuple(name for name, hits in kinds.by_trap.items() if i in hits),
+            alias=i in kinds.alias,
+        )
+        for i, (sentence, original) in enumerate(zip(doc.sentences, doc.originals, strict=True))
+    ]
+
+
+def sentences(topic: Topic, title: str, text: str, description: str = "") -> list[SentenceView]:
+    """Every sentence of an article, title first, as written and as the judge classified it."""
+    return judge_sentences(topic, title, text, description)[1]
 
 
 def _score(tally: _Tally, settings: RelevanceSettings) -> float:
@@ -290,8 +394,17 @@ def _reason(tally: _Tally, score: float, kept: bool) -> str:
 
 def judge(topic: Topic, title: str, text: str, description: str = "") -> Relevance:
     """Decide whether an article is substantially about the topic's sequel, and say why."""
+    return judge_sentences(topic, title, text, description)[0]
+
+
+def judge_sentences(
+    topic: Topic, title: str, text: str, description: str = ""
+) -> tuple[Relevance, list[SentenceView]]:
+    """Judge an article and return its sentences as the judge classified them, in one pass."""
     settings = topic.relevance
-    tally = _tally(_matcher(topic), _document(title, text, description), settings)
+    doc = _document(title, text, description)
+    kinds = _kinds(_matcher(topic), doc, settings)
+    tally = _tally(kinds, doc, settings)
     score = _score(tally, settings)
     named = tally.title_hit + tally.sequel + tally.support
     required = min(settings.min_sequel_sentences, tally.body + 1)
@@ -302,4 +415,13 @@ def judge(topic: Topic, title: str, text: str, description: str = "") -> Relevan
         or (tally.title_anchor and tally.sequel >= settings.min_sequel_sentences)
     )
     kept = score >= settings.keep_score and anchored and named >= required
-    return Relevance(score=score, kept=kept, reason=_reason(tally, score, kept))
+    relevance = Relevance(score=score, kept=kept, reason=_reason(tally, score, kept))
+    return relevance, _views(kinds, doc)
+
+
+def as_written(original: str, start: int, end: int) -> str:
+    """The part of a text as written whose normalized form spans start..end."""
+    if original.isascii():
+        return original[start:end]
+    marks = _offsets(original)
+    return original[_to_original(marks, start) : _to_original(marks, end)]

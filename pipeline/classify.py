@@ -1,0 +1,214 @@
+"""Which categories an article earns (cast, release, plot, production), each with its evidence."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from config.topic import Category, ClassifySettings, Topic
+from pipeline.records import Label
+from pipeline.relevance import SentenceView, judge_sentences, normalize, terms_pattern
+
+# Kinds of sentence that speak of the sequel; a trap sentence never earns a category.
+_ABOUT_SEQUEL = frozenset({"sequel", "support"})
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class _CategoryMatcher:
+    """One category's words, patterns and names, compiled once."""
+
+    name: str
+    terms: re.Pattern[str] | None
+    patterns: tuple[re.Pattern[str], ...]
+    hints: re.Pattern[str] | None
+    hint_patterns: tuple[re.Pattern[str], ...]
+    names: re.Pattern[str] | None
+    facts: tuple[re.Pattern[str], ...]  # the fact phrases of the category's kind
+    facts_need_name: bool  # cast phrases ("will return") count only beside a name
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One sentence that speaks for a category, and how strongly (weighted) it does."""
+
+    category: str
+    sentence: SentenceView
+    score: float
+    outright: bool = True  # a term, pattern or two names, not hints alone
+
+
+def topic_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a topic pattern with its accents folded like the text (escapes keep their case)."""
+    return re.compile(_NON_ASCII.sub(lambda m: normalize(m.group()), pattern))
+
+
+def _fact_patterns(topic: Topic, name: str) -> tuple[str, ...]:
+    """The fact vocabulary's phrases for a category named like a fact kind: evidence too."""
+    facts = topic.facts
+    if name == "release":
+        return tuple(p for window in facts.windows for p in window.patterns)
+    rules = {"cast": facts.cast, "production": facts.production}.get(name, ())
+    return tuple(p for rule in rules for p in rule.patterns)
+
+
+def _compile(topic: Topic, name: str, category: Category) -> _CategoryMatcher:
+    """Compile one category of the topic file, with the fact phrases of its kind."""
+    return _CategoryMatcher(
+        name=name,
+        terms=terms_pattern(term for group in category.terms.values() for term in group),
+        patterns=tuple(topic_regex(p) for p in category.patterns),
+        hints=terms_pattern(term for group in category.hints.values() for term in group),
+        hint_patterns=tuple(topic_regex(p) for p in category.hint_patterns),
+        names=terms_pattern((*category.people, *category.places)),
+        facts=tuple(topic_regex(p) for p in _fact_patterns(topic, name)),
+        facts_need_name=name == "cast",
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _matchers(topic: Topic) -> tuple[tuple[_CategoryMatcher, ...], re.Pattern[str] | None]:
+    """The topic's categories and its earlier-film patterns, compiled (cached per topic)."""
+    categories = tuple(_compile(topic, name, c) for name, c in topic.categories.items())
+    earlier = topic.classify.earlier_film
+    joined = "|".join(f"(?:{p})" for p in earlier)
+    return categories, topic_regex(joined) if earlier else None
+
+
+def _spans(pattern: re.Pattern[str] | None, text: str) -> dict[str, tuple[int, int]]:
+    """The different strings a pattern matches in a text, each with its first span."""
+    found: dict[str, tuple[int, int]] = {}
+    for match in pattern.finditer(text) if pattern else ():
+        found.setdefault(match.group(), match.span())
+    return found
+
+
+def _raw_score(
+    matcher: _CategoryMatcher, text: str, settings: ClassifySettings
+) -> tuple[float, bool]:
+    """What one normalized sentence says for a category, and whether it says it outright.
+
+    Outright is a term, a pattern or two names; hints alone ("the studio", "producers")
+    add weight to a category but never earn it.
+    """
+    strong = _spans(matcher.terms, text)
+    names = len(_spans(matcher.names, text))
+    patterns = sum(bool(p.search(text)) for p in matcher.patterns)
+    if names or not matcher.facts_need_name:
+        patterns += any(p.search(text) for p in matcher.facts)
+    # a hint inside a term ("story" in "the story") is not counted twice
+    hints = [
+        span
+        for word, span in _spans(matcher.hints, text).items()
+        if word not in strong and not any(s <= span[0] < e for s, e in strong.values())
+    ]
+    weak = len(hints) + sum(bool(p.search(text)) for p in matcher.hint_patterns)
+    score = (
+        settings.term_weight * (len(strong) + patterns)
+        + settings.hint_weight * weak
+        + settings.name_weight * names
+    )
+    return score, bool(strong or patterns or names >= 2)
+
+
+def _factor(view: SentenceView, earlier: bool, settings: ClassifySettings, lead: int) -> float:
+    """How much a sentence's evidence counts: its kind, its place, the earlier film."""
+    if view.alias:
+        factor = settings.alias_factor
+    elif view.kind == "sequel":
+        # a sequel word beside a reference to the earlier film is half about that film
+        factor = 0.5 if earlier else 1.0
+    else:
+        factor = settings.support_factor
+    if view.index == 0:
+        return factor * settings.title_factor
+    return factor * (settings.lead_factor if view.index <= lead else 1.0)
+
+
+def _about_sequel(view: SentenceView, kept: bool) -> bool:
+    """Whether a sentence may earn a category: it speaks of the sequel and is no trap.
+
+    The title of a kept article counts too unless it hits a trap: the judge kept the
+    article for what it says, so its headline ("Rosa Salazar wants back in") is about it.
+    """
+    if view.kind in _ABOUT_SEQUEL:
+        return True
+    return kept and view.index == 0 and view.kind != "trap" and not view.traps
+
+
+def sentence_evidence(
+    topic: Topic, views: Sequence[SentenceView], kept: bool = True
+) -> list[Evidence]:
+    """Every (sentence, category) pair in which a sentence about the sequel is evidence.
+
+    A sentence that speaks for several categories shares its weight among them in
+    proportion to what it says for each: it is mostly about one thing.
+    """
+    categories, earlier_film = _matchers(topic)
+    settings = topic.classify
+    found: list[Evidence] = []
+    for view in views:
+        if not _about_sequel(view, kept):
+            continue
+        earlier = bool(earlier_film and earlier_film.search(view.normalized))
+        if earlier and view.kind != "sequel":
+            continue  # "Rosa Salazar played Alita in 2019": the earlier film's news
+        factor = _factor(view, earlier, settings, topic.relevance.lead_sentences)
+        raw = {m.name: _raw_score(m, view.normalized, settings) for m in categories}
+        total = sum(score for score, _ in raw.values())
+        for name, (score, outright) in raw.items():
+            if score >= settings.min_sentence_score:
+                share = (score / total) ** settings.split_power
+                found.append(Evidence(name, view, round(factor * score * share, 3), outright))
+    return found
+
+
+def earned(topic: Topic, found: Iterable[Evidence]) -> dict[str, tuple[Evidence, ...]]:
+    """The categories the evidence adds up to, each with its evidence, strongest first."""
+    settings = topic.classify
+    by_category: dict[str, list[Evidence]] = {}
+    for item in found:
+        by_category.setdefault(item.category, []).append(item)
+    totals = {name: sum(e.score for e in items) for name, items in by_category.items()}
+    top = max(totals.values(), default=0.0)
+    return {
+        name: tuple(sorted(items, key=lambda e: (-e.score, e.sentence.index)))
+        for name, items in by_category.items()
+        if totals[name] >= settings.min_score
+        and totals[name] >= settings.share_of_top * top
+        and any(e.outright for e in items)
+    }
+
+
+def evidence(
+    topic: Topic, title: str, text: str, description: str = ""
+) -> dict[str, tuple[Evidence, ...]]:
+    """The categories a kept article earns, with all their evidence, strongest first.
+
+    An article the judge drops earns nothing: it is not about the sequel.
+    """
+    relevance, views = judge_sentences(topic, title, text, description)
+    if not relevance.kept:
+        return {}
+    return earned(topic, sentence_evidence(topic, views))
+
+
+def labels(topic: Topic, found: dict[str, tuple[Evidence, ...]]) -> tuple[Label, ...]:
+    """One label per earned category: its best sentence and a confidence in 0..1."""
+    half = topic.classify.half_confidence
+    result = []
+    for name in topic.categories:  # the topic file's order
+        if name in found:
+            total = sum(e.score for e in found[name])
+            best = found[name][0].sentence.text
+            result.append(
+                Label(category=name, confidence=round(total / (total + half), 3), sentence=best)
+            )
+    return tuple(result)
+
+
+def classify(topic: Topic, title: str, text: str, description: str = "") -> tuple[Label, ...]:
+    """The categories an article about the sequel earns, each with its best evidence sentence."""
+    return labels(topic, evidence(topic, title, text, description))

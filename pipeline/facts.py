@@ -1,0 +1,372 @@
+"""Typed facts (release windows, cast statuses, production status) read from evidence sentences."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from config.topic import StatusRule, Topic
+from pipeline.classify import Evidence, evidence, labels, topic_regex
+from pipeline.records import Analysis, Fact
+from pipeline.relevance import SentenceView, as_written, normalize, terms_pattern
+
+# Calendar words are language data, not topic data: the same for every film. They are
+# matched against normalized text (lowercase, accents removed).
+MONTHS: dict[int, tuple[str, ...]] = {
+    1: ("january", "jan", "enero", "gennaio", "januar", "janvier", "janeiro", "januari"),
+    2: ("february", "feb", "febrero", "febbraio", "februar", "fevrier", "fevereiro", "februari"),
+    3: ("march", "mar", "marzo", "marz", "mars", "marco", "maret"),
+    4: ("april", "apr", "abril", "aprile", "avril"),
+    5: ("may", "mayo", "maggio", "mai", "maio", "mei"),
+    6: ("june", "jun", "junio", "giugno", "juni", "juin", "junho"),
+    7: ("july", "jul", "julio", "luglio", "juli", "juillet", "julho"),
+    8: ("august", "aug", "agosto", "aout", "agustus"),
+    9: (
+        "september",
+        "sep",
+        "sept",
+        "septiembre",
+        "setiembre",
+        "settembre",
+        "septembre",
+        "setembro",
+    ),
+    10: ("october", "oct", "octubre", "ottobre", "oktober", "octobre", "outubro"),
+    11: ("november", "nov", "noviembre", "novembre", "novembro"),
+    12: (
+        "december",
+        "dec",
+        "diciembre",
+        "dicembre",
+        "dezember",
+        "decembre",
+        "dezembro",
+        "desember",
+    ),
+}
+# Relative years, resolved against the article's publication date: phrase -> years ahead.
+RELATIVE_YEARS: dict[str, int] = {
+    "next year": 1, "this year": 0, "el proximo ano": 1, "el ano que viene": 1, "este ano": 0,
+    "l'anno prossimo": 1, "il prossimo anno": 1, "quest'anno": 0, "nachstes jahr": 1,
+    "nachsten jahr": 1, "dieses jahr": 0, "l'annee prochaine": 1, "cette annee": 0,
+    "ano que vem": 1, "proximo ano": 1, "tahun depan": 1, "tahun ini": 0,
+}  # fmt: skip
+# Where a clause ends inside a sentence: punctuation (not the comma of "December 14, 2030")
+# and the conjunctions that turn to another subject.
+CLAUSE_BREAK = re.compile(
+    r"[;()\[\]]|,(?!\s*\d)|\s-\s|\b(?:but|while|whereas|although|pero|aunque|mientras|ma|"
+    r"mentre|sebbene|aber|wahrend|obwohl|mais|alors que|bien que|mas|enquanto|embora|tapi|"
+    r"namun|sementara)\b"
+)
+
+_MONTH_OF = {name: number for number, names in MONTHS.items() for name in names}
+_MONTH_NAMES = "|".join(sorted(_MONTH_OF, key=len, reverse=True))
+_DATE = re.compile(
+    rf"\b(?:(?P<day>\d{{1,2}})(?:st|nd|rd|th|er|o)?\.?\s+(?:de\s+|di\s+)?)?"
+    rf"(?P<month>{_MONTH_NAMES})\.?\s+(?:(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+)?"
+    rf"(?:de\s+|del\s+)?(?P<year>20\d\d)\b"
+)
+_YEAR = re.compile(r"(?<![\d$.,])\b(?P<year>20\d\d)\b(?![.,]?\d)")
+_RELATIVE = re.compile(
+    r"(?<!\w)(?:" + "|".join(re.escape(p) for p in sorted(RELATIVE_YEARS, key=len)[::-1]) + r")\b"
+)
+# How many words before a status phrase a negation or hedge cancels it.
+_NEGATION_WORDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class _Vocabulary:
+    """The topic's fact vocabulary, compiled once."""
+
+    windows: tuple[tuple[str, re.Pattern[str]], ...]
+    cast: tuple[tuple[StatusRule, re.Pattern[str]], ...]
+    production: tuple[tuple[StatusRule, re.Pattern[str]], ...]
+    negation: re.Pattern[str] | None
+    denial: re.Pattern[str] | None
+    other_films: re.Pattern[str] | None
+    earlier_film: re.Pattern[str] | None
+    role: re.Pattern[str] | None
+    people: tuple[tuple[str, str, str], ...]  # (name as written, normalized, surname)
+
+
+def _any(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex for several, or None when there are none."""
+    return topic_regex("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
+def _rules(rules: tuple[StatusRule, ...]) -> tuple[tuple[StatusRule, re.Pattern[str]], ...]:
+    """Each status rule with its patterns compiled into one regex."""
+    return tuple((rule, topic_regex("|".join(f"(?:{p})" for p in rule.patterns))) for rule in rules)
+
+
+def _role_pattern(topic: Topic) -> re.Pattern[str] | None:
+    """'as Vector', 'play Alita', 'nei panni di Alita': a cue, then a role, named 'role'."""
+    cues = terms_pattern(cue for group in topic.facts.role_cues.values() for cue in group)
+    roles = terms_pattern(topic.facts.roles)
+    if cues is None or roles is None:
+        return None
+    return re.compile(rf"{cues.pattern}\s+(?:\w+\s+){{0,2}}?(?P<role>{roles.pattern})")
+
+
+@functools.lru_cache(maxsize=16)
+def _vocabulary(topic: Topic) -> _Vocabulary:
+    """Compile a topic's fact vocabulary (cached per topic)."""
+    facts = topic.facts
+    cast = topic.categories.get("cast")
+    people = cast.people if cast else topic.people
+    return _Vocabulary(
+        windows=tuple(
+            (rule.value, topic_regex(p)) for rule in facts.windows for p in rule.patterns
+        ),
+        cast=_rules(facts.cast),
+        production=_rules(facts.production),
+        negation=_any(facts.negations),
+        denial=_any(facts.denials),
+        other_films=_any(facts.other_films),
+        earlier_film=_any(topic.classify.earlier_film),
+        role=_role_pattern(topic),
+        people=tuple((p, normalize(p), normalize(p).split()[-1]) for p in people),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every fact of one article is read against."""
+
+    vocabulary: _Vocabulary
+    earliest_year: int  # release years before this are not the sequel's
+    published: datetime | None
+    names: tuple[tuple[str, re.Pattern[str]], ...]  # person -> their full name or surname
+
+
+def _clause(text: str, position: int) -> tuple[int, int]:
+    """The start and end of the clause around a position in a sentence."""
+    start, end = 0, len(text)
+    for match in CLAUSE_BREAK.finditer(text):
+        if match.end() <= position:
+            start = match.end()
+        elif match.start() >= position:
+            end = match.start()
+            break
+    return start, end
+
+
+def _negated(vocabulary: _Vocabulary, text: str, position: int) -> bool:
+    """True when a negation or hedge stands within a few words before a position."""
+    if vocabulary.negation is None:
+        return False
+    start, _ = _clause(text, position)
+    before = " ".join(text[start:position].split()[-_NEGATION_WORDS:])
+    return bool(vocabulary.negation.search(before))
+
+
+def _confidence(item: Evidence) -> float:
+    """How far a fact can be trusted from where its sentence stands."""
+    view = item.sentence
+    return 0.9 if view.alias else 0.8 if view.kind == "sequel" else 0.65
+
+
+def _fact(
+    kind: str, subject: str, value: str, detail: str | None, item: Evidence, weight: float
+) -> Fact:
+    """A fact read from one evidence sentence."""
+    return Fact(
+        kind=kind,
+        subject=subject,
+        value=value,
+        detail=detail,
+        sentence=item.sentence.text,
+        confidence=round(_confidence(item) * weight, 3),
+    )
+
+
+def _phrase(view: SentenceView, match: re.Match[str]) -> str:
+    """A matched phrase as the article wrote it."""
+    return as_written(view.text, *match.span())
+
+
+def _windows(ctx: _Context, item: Evidence) -> Iterator[tuple[tuple[int, int], Fact]]:
+    """Release windows named by the topic's phrases: 'after Avatar 5', 'no earlier than 2030'."""
+    text = item.sentence.normalized
+    for value, pattern in ctx.vocabulary.windows:
+        for match in pattern.finditer(text):
+            year = match.groupdict().get("year")
+            if year is not None and int(year) < ctx.earliest_year:
+                continue
+            normalised = value.replace("{year}", year or "")
+            fact = _fact("release", "release", normalised, _phrase(item.sentence, match), item, 1.0)
+            yield match.span(), fact
+
+
+def _about_sequel(ctx: _Context, text: str, position: int) -> bool:
+    """True unless the clause around a date speaks of another film or of the earlier one."""
+    start, end = _clause(text, position)
+    clause = text[start:end]
+    guards = (ctx.vocabulary.other_films, ctx.vocabulary.earlier_film)
+    return not any(guard and guard.search(clause) for guard in guards)
+
+
+def _dates(ctx: _Context, item: Evidence, taken: list[tuple[int, int]]) -> Iterator[Fact]:
+    """Plain dates and years ('December 2030', 'in 2030', 'next year') said of the sequel."""
+    text = item.sentence.normalized
+    found: list[tuple[re.Match[str], str, float]] = []
+    for match in _DATE.finditer(text):
+        month = _MONTH_OF[match["month"]]
+        found.append((match, f"{match['year']}-{month:02d}", 0.9))
+    for match in _YEAR.finditer(text):
+        found.append((match, match["year"], 0.8))
+    if ctx.published is not None:
+        for match in _RELATIVE.finditer(text):
+            year = ctx.published.year + RELATIVE_YEARS[match.group()]
+            found.append((match, str(year), 0.7))
+    for match, value, weight in found:
+        start, end = match.span()
+        if any(s <= start < e or s < end <= e for s, e in taken):
+            continue
+        if int(value[:4]) < ctx.earliest_year or not _about_sequel(ctx, text, start):
+            continue
+        if _negated(ctx.vocabulary, text, start):
+            continue
+        taken.append((start, end))
+        yield _fact("release", "release", value, _phrase(item.sentence, match), item, weight)
+
+
+def _release(ctx: _Context, item: Evidence) -> list[Fact]:
+    """Release facts from one evidence sentence: windows first, then plain dates."""
+    windows = list(_windows(ctx, item))
+    taken = [span for span, _ in windows]
+    return [fact for _, fact in windows] + list(_dates(ctx, item, taken))
+
+
+def _statuses(
+    ctx: _Context, rules: tuple[tuple[StatusRule, re.Pattern[str]], ...], text: str
+) -> Iterator[tuple[int, StatusRule, re.Match[str]]]:
+    """Every status phrase in a sentence that no negation cancels, with its rule's rank."""
+    denial = ctx.vocabulary.denial
+    denied = bool(denial and denial.search(text))
+    for rank, (rule, pattern) in enumerate(rules):
+        for match in pattern.finditer(text):
+            if rule.negatable and (denied or _negated(ctx.vocabulary, text, match.start())):
+                continue
+            yield rank, rule, match
+
+
+def _people(ctx: _Context, text: str) -> list[tuple[int, int, str]]:
+    """Where the cast's people are named in a sentence: (start, end, full name)."""
+    found: list[tuple[int, int, str]] = []
+    for person, pattern in ctx.names:
+        found.extend((m.start(), m.end(), person) for m in pattern.finditer(text))
+    return sorted(found)
+
+
+def _person_for(people: list[tuple[int, int, str]], position: int) -> tuple[str, float] | None:
+    """The person a status phrase speaks of: the nearest before it, else the nearest after."""
+    before = [p for p in people if p[1] <= position]
+    if before:
+        return before[-1][2], 1.0
+    after = [p for p in people if p[0] >= position]
+    return (after[0][2], 0.8) if after else None
+
+
+def _role(
+    ctx: _Context, view: SentenceView, people: list[tuple[int, int, str]], at: int
+) -> str | None:
+    """The role stated after a person and before the next one ('as Vector'), as written."""
+    if ctx.vocabulary.role is None:
+        return None
+    until = min((start for start, _, _ in people if start > at), default=len(view.normalized))
+    for match in ctx.vocabulary.role.finditer(view.normalized, at, until):
+        if match.end("role") <= until:
+            return as_written(view.text, *match.span("role"))
+    return None
+
+
+def _cast(ctx: _Context, item: Evidence) -> list[Fact]:
+    """Cast facts from one evidence sentence: a person, their status and their role."""
+    view = item.sentence
+    people = _people(ctx, view.normalized)
+    if not people:
+        return []
+    best: dict[str, tuple[int, str, float]] = {}
+    for rank, rule, match in _statuses(ctx, ctx.vocabulary.cast, view.normalized):
+        found = _person_for(people, match.start())
+        if found is not None and (found[0] not in best or rank < best[found[0]][0]):
+            best[found[0]] = (rank, rule.value, found[1])
+    facts = []
+    for person, (_, value, weight) in best.items():
+        at = next(start for start, _, name in people if name == person)
+        facts.append(_fact("cast", person, value, _role(ctx, view, people, at), item, weight))
+    return facts
+
+
+def _production(ctx: _Context, item: Evidence) -> list[Fact]:
+    """The production status one evidence sentence states, if any."""
+    view = item.sentence
+    found = min(
+        _statuses(ctx, ctx.vocabulary.production, view.normalized), default=None, key=lambda s: s[0]
+    )
+    if found is None:
+        return []
+    _, rule, match = found
+    return [_fact("production", "status", rule.value, _phrase(view, match), item, 1.0)]
+
+
+def _names(vocabulary: _Vocabulary, article: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Each cast member's pattern: the full name, and the surname once the article named them."""
+    names = []
+    for person, full, surname in vocabulary.people:
+        terms = [full, surname] if full in article and surname != full else [full]
+        pattern = terms_pattern(terms)
+        if pattern is not None:
+            names.append((person, pattern))
+    return tuple(names)
+
+
+def _merge(facts: list[Fact]) -> tuple[Fact, ...]:
+    """One fact per kind, subject and value: the surest, preferring one with a detail."""
+    best: dict[tuple[str, str, str], Fact] = {}
+    for fact in facts:
+        key = (fact.kind, fact.subject, fact.value)
+        known = best.get(key)
+        if known is None or (fact.confidence, fact.detail is not None) > (
+            known.confidence,
+            known.detail is not None,
+        ):
+            best[key] = fact
+    return tuple(best.values())
+
+
+def _discount(ctx: _Context, item: Evidence, facts: list[Fact]) -> list[Fact]:
+    """Facts from a sentence that also speaks of the earlier film, trusted less."""
+    view, earlier = item.sentence, ctx.vocabulary.earlier_film
+    if view.alias or earlier is None or not earlier.search(view.normalized):
+        return facts
+    return [replace(fact, confidence=round(fact.confidence * 0.6, 3)) for fact in facts]
+
+
+_READERS = {"release": _release, "cast": _cast, "production": _production}
+
+
+def analyse(
+    topic: Topic,
+    title: str,
+    text: str,
+    description: str = "",
+    published: datetime | None = None,
+) -> Analysis:
+    """Classify an article and read typed facts out of its evidence sentences."""
+    found = evidence(topic, title, text, description)
+    vocabulary = _vocabulary(topic)
+    floor = max(topic.facts.earliest_year or 0, published.year if published else 0)
+    article = normalize(" ".join((title, description, text)))
+    ctx = _Context(vocabulary, floor, published, _names(vocabulary, article))
+    facts: list[Fact] = []
+    for category, items in found.items():
+        reader = _READERS.get(category)
+        if reader is not None:
+            for item in sorted(items, key=lambda e: e.sentence.index):
+                facts.extend(_discount(ctx, item, reader(ctx, item)))
+    return Analysis(labels=labels(topic, found), facts=_merge(facts))

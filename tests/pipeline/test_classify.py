@@ -1,0 +1,179 @@
+"""Classification: categories with evidence, on short articles written for the tests."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import feedparser
+import pytest
+
+import config
+from config.topic import Topic, load_topic
+from pipeline.classify import classify, sentence_evidence
+from pipeline.extract import extract
+from pipeline.relevance import judge, sentences
+
+SHIPPED = Path(config.__file__).parent / "topics" / "alita-battle-angel-2.toml"
+ARTICLES = Path(__file__).parents[1] / "data" / "classify"
+SAMPLE_WORLD = Path(__file__).parents[2] / "sequelwatch" / "sampleworld"
+
+
+@pytest.fixture(scope="module")
+def topic() -> Topic:
+    """The shipped topic file."""
+    return load_topic(SHIPPED)
+
+
+def article(name: str) -> tuple[str, str]:
+    """A test article: (headline, body)."""
+    text = (ARTICLES / f"{name}.txt").read_text(encoding="utf-8")
+    title, _, body = text.partition("\n")
+    return title.strip(), body.strip()
+
+
+def earned(topic: Topic, name: str) -> dict[str, str]:
+    """Category -> evidence sentence for one test article."""
+    return {label.category: label.sentence for label in classify(topic, *article(name))}
+
+
+@pytest.mark.parametrize(
+    ("name", "category", "words"),
+    [
+        ("cast", "cast", "Rosa Salazar will return as Alita"),
+        ("cast-denial", "cast", "Ed Skrein has not signed on"),
+        ("release", "release", "after Avatar 5"),
+        ("plot", "plot", "Nova, Zalem and a Motorball season"),
+        ("production", "production", "Disney has greenlit"),
+        ("es", "release", "no llegará a los cines antes de 2030"),
+        ("it", "cast", "Rosa Salazar tornerà nei panni di Alita"),
+    ],
+)
+def test_each_category_is_earned_with_its_sentence(
+    topic: Topic, name: str, category: str, words: str
+) -> None:
+    labels = earned(topic, name)
+    # the category the article is about comes first; a second one it also states may follow
+    assert category in labels
+    assert words in labels[category]  # as written: case and accents kept
+
+
+def test_an_article_can_earn_several_categories(topic: Topic) -> None:
+    labels = classify(topic, *article("multi"))
+    assert {label.category for label in labels} == {"cast", "release"}
+    assert all(0.0 < label.confidence <= 1.0 for label in labels)
+
+
+def test_a_review_summary_inside_sequel_news_earns_no_plot(topic: Topic) -> None:
+    assert list(earned(topic, "trap-review")) == ["production"]
+
+
+def test_another_films_sequel_earns_nothing(topic: Topic) -> None:
+    assert classify(topic, *article("trap-other-sequel")) == ()
+
+
+def test_an_article_the_judge_drops_earns_nothing(topic: Topic) -> None:
+    title, body = article("cast")
+    body = "\n\n".join(["A rewatch review of the 2019 film, four stars out of five."] * 6 + [body])
+    assert not judge(topic, "Rewatch review: the 2019 cyborg film", body).kept
+    assert classify(topic, "Rewatch review: the 2019 cyborg film", body) == ()
+
+
+def test_trap_sentences_and_the_earlier_film_are_never_evidence(topic: Topic) -> None:
+    views = sentences(topic, *article("trap-review"))
+    evidence = {item.sentence.text for item in sentence_evidence(topic, views)}
+    review = next(v for v in views if v.text.startswith("Our review"))
+    assert review.kind == "trap" and review.traps == ("review-2019",)
+    assert review.text not in evidence
+    played = sentences(topic, *article("cast"))[-1]
+    assert (
+        played.text
+        == "Rosa Salazar played Alita in 2019, when the first film opened to mixed reactions."
+    )
+    assert played.kind == "support"
+    assert played.text not in {e.sentence.text for e in sentence_evidence(topic, [played])}
+
+
+def test_sentences_are_given_as_written_title_first(topic: Topic) -> None:
+    views = sentences(topic, "Alita 2: “Ready” – says Salazar", "Ella volverá. “Sí.” Bien")
+    assert [v.text for v in views] == [
+        "Alita 2: “Ready” – says Salazar",
+        "Ella volverá.",
+        "“Sí.”",
+        "Bien",
+    ]
+    assert views[0].normalized == 'alita 2: "ready" - says salazar'
+    assert views[0].kind == "sequel" and views[0].alias
+    assert [v.index for v in views] == [0, 1, 2, 3]
+
+
+MINIMAL = """
+name = "Pacific Rim 3"
+slug = "pacific-rim-3"
+aliases = ["Pacific Rim 3"]
+broad_terms = ["Pacific Rim"]
+people = ["Rinko Kikuchi"]
+
+[categories.cast]
+terms.en = ["cast", "role"]
+people = ["Rinko Kikuchi"]
+
+[categories.release]
+terms.en = ["release date"]
+"""
+
+
+def test_another_topic_defines_its_own_categories(tmp_path: Path) -> None:
+    (tmp_path / "topic.toml").write_text(MINIMAL, encoding="utf-8")
+    other = load_topic(tmp_path / "topic.toml")
+    labels = classify(
+        other,
+        "Pacific Rim 3 adds Rinko Kikuchi to its cast",
+        "Pacific Rim 3 has cast Rinko Kikuchi in her old role. Pacific Rim 3 has no release date.",
+    )
+    assert [label.category for label in labels] == ["cast"]
+    assert labels[0].sentence == "Pacific Rim 3 has cast Rinko Kikuchi in her old role."
+
+
+def _sample_articles() -> list[tuple[str, str, str, str, set[str]]]:
+    """The sample world's articles: (path, title, text, description, expected categories)."""
+    manifest = tomllib.loads((SAMPLE_WORLD / "manifest.toml").read_text(encoding="utf-8"))
+    entries = {}
+    for feed in SAMPLE_WORLD.glob("site/**/*.atom"):
+        parsed = feedparser.parse(feed.read_text(encoding="utf-8").replace("@@BASE@@", ""))
+        for entry in parsed.entries:
+            if entry.get("content"):
+                entries[entry.link] = (entry.title, entry.content[0].value)
+    found = []
+    for item in manifest["articles"]:
+        path = item["path"]
+        if item["template"] == "feed-entry":
+            title, html = entries[path]
+        else:
+            title, html = "", (SAMPLE_WORLD / "site" / path.lstrip("/")).read_text(encoding="utf-8")
+        page = extract(html.replace("@@BASE@@", "http://127.0.0.1"), "http://127.0.0.1" + path)
+        found.append(
+            (path, page.title or title, page.text, page.description or "", set(item["categories"]))
+        )
+    return found
+
+
+def test_the_sample_world_is_classified_as_its_manifest_says(topic: Topic) -> None:
+    counts = {name: [0, 0, 0] for name in topic.categories}  # true pos, false pos, false neg
+    for _, title, text, description, expected in _sample_articles():
+        got = {label.category for label in classify(topic, title, text, description)}
+        for name, (tp, fp, fn) in counts.items():
+            counts[name] = [
+                tp + (name in got & expected),
+                fp + (name in got - expected),
+                fn + (name in expected - got),
+            ]
+    lines = []
+    for name, (tp, fp, fn) in counts.items():
+        precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
+        lines.append(f"{name}: precision {precision:.2f} recall {recall:.2f}")
+    tp, fp, fn = (sum(c[i] for c in counts.values()) for i in range(3))
+    micro = 2 * tp / (2 * tp + fp + fn)
+    print("; ".join(lines) + f"; micro-F1 {micro:.2f}")
+    assert all(c[2] == 0 for c in counts.values()), lines  # every category found
+    assert micro >= 0.85, lines

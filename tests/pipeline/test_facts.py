@@ -1,0 +1,130 @@
+"""Facts: release windows, cast statuses and production status, normalised and guarded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import config
+from config.topic import Topic, load_topic
+from pipeline.facts import analyse
+from pipeline.records import Analysis, Fact
+from pipeline.relevance import sentences
+
+SHIPPED = Path(config.__file__).parent / "topics" / "alita-battle-angel-2.toml"
+ARTICLES = Path(__file__).parents[1] / "data" / "classify"
+PUBLISHED = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def topic() -> Topic:
+    """The shipped topic file."""
+    return load_topic(SHIPPED)
+
+
+def article(name: str) -> tuple[str, str]:
+    """A test article: (headline, body)."""
+    title, _, body = (ARTICLES / f"{name}.txt").read_text(encoding="utf-8").partition("\n")
+    return title.strip(), body.strip()
+
+
+def analysed(topic: Topic, name: str, published: datetime | None = PUBLISHED) -> Analysis:
+    """Analyse one test article."""
+    return analyse(topic, *article(name), published=published)
+
+
+def facts(result: Analysis, kind: str) -> dict[tuple[str, str], Fact]:
+    """The facts of one kind, by (subject, value)."""
+    return {(f.subject, f.value): f for f in result.facts if f.kind == kind}
+
+
+def test_release_windows_are_normalised(topic: Topic) -> None:
+    release = facts(analysed(topic, "release"), "release")
+    assert set(release) == {("release", "no earlier than 2030"), ("release", "after Avatar 5")}
+    assert release["release", "no earlier than 2030"].detail == "won't arrive before 2030"
+    assert release["release", "after Avatar 5"].detail == "after Avatar 5"
+    assert release["release", "after Avatar 5"].sentence.startswith("The sequel will be dated")
+
+
+def test_other_films_and_the_first_film_give_no_release_date(topic: Topic) -> None:
+    values = {value for _, value in facts(analysed(topic, "release"), "release")}
+    # Avatar 5's December 2028, Avatar 3's December 2025, the first film's February 2019
+    assert not values & {"2028-12", "2025-12", "2019-02", "2019-02-14", "2028", "2025"}
+
+
+def test_months_and_relative_years_are_resolved(topic: Topic) -> None:
+    release = facts(analysed(topic, "release-relative"), "release")
+    assert set(release) == {("release", "2027"), ("release", "2027-06")}
+    assert release["release", "2027"].detail == "next year"
+    assert release["release", "2027-06"].detail == "June 2027"
+    undated = facts(analysed(topic, "release-relative", published=None), "release")
+    assert set(undated) == {("release", "2027-06")}  # "next year" needs a date to resolve
+
+
+def test_cast_statuses_and_roles(topic: Topic) -> None:
+    cast = facts(analysed(topic, "cast"), "cast")
+    assert cast["Rosa Salazar", "returning"].detail == "Alita"
+    # leaving: will not return; denied: a report of their involvement was denied
+    assert cast["Mahershala Ali", "leaving"].detail == "Vector"
+    assert cast["Keean Johnson", "wants to return"].detail is None
+    assert set(cast) == {
+        ("Rosa Salazar", "returning"),
+        ("Mahershala Ali", "leaving"),
+        ("Keean Johnson", "wants to return"),
+    }  # "Rosa Salazar played Alita in 2019" is the first film's casting
+
+
+def test_a_denied_rumour_is_a_denial(topic: Topic) -> None:
+    cast = facts(analysed(topic, "cast-denial"), "cast")
+    assert set(cast) == {("Ed Skrein", "denied")}
+    assert cast["Ed Skrein", "denied"].detail == "Zapan"
+
+
+def test_production_statuses(topic: Topic) -> None:
+    production = facts(analysed(topic, "production"), "production")
+    assert set(production) == {("status", "greenlit"), ("status", "script written")}
+    # "Cameras are not rolling yet": negated, so not shooting
+
+
+def test_a_denied_report_states_no_status(topic: Topic) -> None:
+    result = analyse(
+        topic,
+        "Alita 2 is not shelved, Cameron says",
+        "James Cameron dismissed reports that Alita: Battle Angel 2 was quietly shelved. "
+        "Alita: Battle Angel 2 is in active development, he said.",
+        published=PUBLISHED,
+    )
+    assert set(facts(result, "production")) == {("status", "in development")}
+
+
+def test_a_spanish_release_window(topic: Topic) -> None:
+    release = facts(analysed(topic, "es"), "release")
+    assert set(release) == {("release", "no earlier than 2030")}
+    assert (
+        release["release", "no earlier than 2030"].detail == "no llegará a los cines antes de 2030"
+    )
+
+
+def test_an_italian_cast_return(topic: Topic) -> None:
+    cast = facts(analysed(topic, "it"), "cast")
+    assert cast["Rosa Salazar", "returning"].detail == "Alita"
+
+
+def test_traps_give_no_facts(topic: Topic) -> None:
+    assert analysed(topic, "trap-other-sequel") == Analysis(labels=(), facts=())
+    kinds = {f.kind for f in analysed(topic, "trap-review").facts}
+    assert kinds == {"production"}
+
+
+@pytest.mark.parametrize("name", ["cast", "cast-denial", "release", "production", "es", "it"])
+def test_each_fact_keeps_its_sentence_as_written(topic: Topic, name: str) -> None:
+    written = {view.text for view in sentences(topic, *article(name))}
+    result = analysed(topic, name)
+    assert result.facts
+    for fact in result.facts:
+        assert fact.sentence in written
+        assert 0.0 < fact.confidence <= 1.0
+        assert fact.detail is None or fact.detail.strip()
+    assert {label.category for label in result.labels} >= {f.kind for f in result.facts}
