@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint format run bench clean
+.PHONY: install test demo lint format run bench eval clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ format: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/sequelwatch crawl
+
+eval: $(STAMP)
+	$(BIN)/python -m pipeline.evaluate tests/data/eval/dev tests/data/eval/heldout
 
 bench: $(STAMP)
 	@echo "make bench arrives with issue 6 (bench/ is empty until then)"; exit 1

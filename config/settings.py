@@ -66,6 +66,38 @@ class CrawlSettings(_Model):
         return value
 
 
+class StorySettings(_Model):
+    """How articles become stories: duplicates, the time window, stale news."""
+
+    window: str = "14d"  # a story takes new articles for this long after its last update
+    stale_after: str = "30d"  # published this long before first seen: stale news
+    join_threshold: Annotated[float, Field(gt=0, le=1)] = 0.18  # evidence similarity to join
+    duplicate_threshold: Annotated[float, Field(gt=0, le=1)] = 0.25  # MinHash Jaccard of a copy
+
+    @field_validator("join_threshold", "duplicate_threshold", mode="before")
+    @classmethod
+    def _int_is_a_number(cls, value: Any) -> Any:
+        """Accept 1 where 1.0 is meant."""
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("window", "stale_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        """Check the duration parses."""
+        parse_duration(value)
+        return value
+
+    @property
+    def window_seconds(self) -> float:
+        """The story window in seconds."""
+        return parse_duration(self.window)
+
+    @property
+    def stale_seconds(self) -> float:
+        """The stale-news threshold in seconds."""
+        return parse_duration(self.stale_after)
+
+
 class Source(_Model):
     """One configured feed, news search feed, listing page or sitemap."""
 
@@ -118,6 +150,7 @@ class Settings(_Model):
     sources_path: Path
     sources: tuple[Source, ...]
     crawl: CrawlSettings
+    stories: StorySettings = StorySettings()
 
     def source(self, name: str) -> Source:
         """The source of that name; KeyError when there is none."""
@@ -132,6 +165,7 @@ class _MainFile(_Model):
     topic: str = "topics/alita-battle-angel-2.toml"
     sources: str = "sources.toml"
     crawl: CrawlSettings = CrawlSettings()
+    stories: StorySettings = StorySettings()
 
 
 class _SourcesFile(_Model):
@@ -203,4 +237,5 @@ def load(
         sources_path=sources_path,
         sources=sources.sources,
         crawl=main.crawl,
+        stories=main.stories,
     )

@@ -39,7 +39,7 @@ class CrawlState:
     def __init__(self, settings: config.Settings, run_id: int | None) -> None:
         self.settings = settings
         self.store = Store(settings.database)
-        self.ingestor = Ingestor(self.store, settings.topic)
+        self.ingestor = Ingestor(self.store, settings.topic, settings.stories)
         self.results: dict[str, SourceResult] = {}
         self.own_run = run_id is None
         self.run_id = run_id

@@ -6,12 +6,13 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from config import Topic
+from config import StorySettings, Topic
 from pipeline.canonical import choose_canonical, clean_url
 from pipeline.extract import extract
 from pipeline.records import Article, Extracted, Page, Relevance
 from pipeline.relevance import judge
 from pipeline.store import Store
+from pipeline.understand import Subject, understand
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ class IngestResult:
     new: bool
     kept: bool
     reason: str
+    story_id: int | None = None
+    duplicate_of: int | None = None
 
 
 def _from_hint(page: Page) -> Extracted:
@@ -82,14 +85,28 @@ def build_article(page: Page, topic: Topic) -> Article:
 class Ingestor:
     """Runs the pipeline's stages for each page and writes the result in one transaction."""
 
-    def __init__(self, store: Store, topic: Topic) -> None:
+    def __init__(self, store: Store, topic: Topic, stories: StorySettings | None = None) -> None:
         self.store = store
         self.topic = topic
+        self.stories = stories or StorySettings()
 
     def ingest(self, page: Page) -> IngestResult:
         """Turn one fetched page into a stored article (or more URLs for a known one)."""
         article = build_article(page, self.topic)
-        saved = self.store.save_article(article)
+        with self.store.transaction():
+            saved = self.store.save_article(article)
+            found = None
+            if saved.new and article.relevance.kept:
+                subject = Subject(
+                    id=saved.id,
+                    title=article.title,
+                    text=article.text,
+                    description=article.description or "",
+                    outlet=article.outlet,
+                    published=article.published,
+                    first_seen=article.fetched_at,
+                )
+                found = understand(self.store, self.topic, self.stories, subject)
         if saved.new:
             logger.debug(
                 "%s %s (%s)",
@@ -104,4 +121,6 @@ class Ingestor:
             new=saved.new,
             kept=article.relevance.kept,
             reason=article.relevance.reason,
+            story_id=found.story_id if found else None,
+            duplicate_of=found.duplicate_of if found else None,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from config import Source
-from pipeline.records import Article
+from pipeline.records import Article, Fact, Label, Relevance
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -109,7 +110,89 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, source)
     );
     """,
+    # 2: near-duplicates (MinHash bands), stories, labels with evidence, facts with history.
+    """
+    ALTER TABLE articles ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE articles ADD COLUMN evidence TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX articles_story ON articles(story_id);
+    CREATE INDEX articles_moment ON articles(min(coalesce(published, first_seen), first_seen));
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        first_article_id INTEGER REFERENCES articles(id),
+        first_seen TEXT NOT NULL,
+        last_updated TEXT NOT NULL,
+        last_development TEXT,
+        stale INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX stories_last_updated ON stories(last_updated);
+    CREATE TABLE article_labels (
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        category TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        sentence TEXT NOT NULL,
+        PRIMARY KEY (article_id, category)
+    );
+    CREATE TABLE facts (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        story_id INTEGER REFERENCES stories(id),
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        value TEXT NOT NULL,
+        detail TEXT,
+        sentence TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        outlet TEXT,
+        stated_at TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        replaces INTEGER REFERENCES facts(id),
+        is_change INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX facts_subject ON facts(kind, subject, stated_at);
+    CREATE INDEX facts_story ON facts(story_id);
+    CREATE TABLE article_signatures (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+        signature BLOB NOT NULL
+    );
+    CREATE TABLE minhash_bands (
+        band INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        PRIMARY KEY (band, bucket, article_id)
+    ) WITHOUT ROWID;
+    CREATE VIEW developments AS
+    SELECT s.id AS story_id, s.title, s.first_seen, s.last_updated, s.last_development,
+           s.stale,
+           (SELECT group_concat(category, ',') FROM (
+                SELECT DISTINCT l.category FROM article_labels l
+                JOIN articles a ON a.id = l.article_id
+                WHERE a.story_id = s.id ORDER BY l.category)) AS categories,
+           (SELECT count(*) FROM articles a WHERE a.story_id = s.id) AS articles,
+           (SELECT count(DISTINCT coalesce(a.outlet, a.url)) FROM articles a
+             WHERE a.story_id = s.id) AS sources,
+           (SELECT a.outlet FROM articles a WHERE a.story_id = s.id
+             ORDER BY a.duplicate_of IS NOT NULL, coalesce(a.published, a.first_seen), a.id
+             LIMIT 1) AS first_reporter,
+           (SELECT a.url FROM articles a WHERE a.story_id = s.id
+             ORDER BY a.duplicate_of IS NOT NULL, coalesce(a.published, a.first_seen), a.id
+             LIMIT 1) AS first_url,
+           (SELECT f.subject || ': ' || f.value
+                   || CASE WHEN f.kind = 'cast' AND f.detail IS NOT NULL
+                           THEN ' (' || f.detail || ')' ELSE '' END
+              FROM facts f WHERE f.story_id = s.id
+             ORDER BY f.is_change DESC, f.stated_at DESC, f.id DESC LIMIT 1) AS latest_fact
+    FROM stories s;
+    CREATE VIEW timeline AS
+    SELECT f.kind AS category, f.subject, f.value, f.detail, f.stated_at, f.is_change,
+           (SELECT p.value FROM facts p WHERE p.id = f.replaces) AS replaced,
+           f.outlet, a.url, a.title, f.sentence, f.story_id, f.id AS fact_id
+    FROM facts f JOIN articles a ON a.id = f.article_id;
+    """,
 )
+
+# When an article's news happened, as indexed by articles_moment (keep the two identical).
+_MOMENT = "min(coalesce(published, first_seen), first_seen)"
 
 SOURCE_RUN_COUNTERS = (
     "requests",
@@ -141,6 +224,7 @@ class Store:
             raise StoreError(f"{path}: no store here yet (run `sequelwatch crawl` first)")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._depth = 0
         self.db = sqlite_utils.Database(path)
         self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.db.execute("PRAGMA foreign_keys = ON")
@@ -149,6 +233,23 @@ class Store:
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around several writes; a nested call joins the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        try:
+            with self.conn:
+                yield
+        finally:
+            self._depth = 0
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -182,7 +283,7 @@ class Store:
 
     def sync_sources(self, sources: Iterable[Source]) -> None:
         """Make the sources table list the configured sources (health is kept)."""
-        with self.conn:
+        with self.transaction():
             for source in sources:
                 row = self.conn.execute(
                     "SELECT url FROM sources WHERE name = ?", (source.name,)
@@ -222,7 +323,7 @@ class Store:
         """The source answered (200 or 304): reset its failures, keep its validators."""
         when_text = iso(when or utcnow())
         status = "not_modified" if http_status == 304 else "ok"
-        with self.conn:
+        with self.transaction():
             self.conn.execute(
                 "UPDATE sources SET last_status = ?, last_http_status = ?, last_error = NULL,"
                 " failures = 0, last_fetched = ?, last_ok = ?,"
@@ -235,7 +336,7 @@ class Store:
         self, name: str, error: str, *, http_status: int | None = None, when: datetime | None = None
     ) -> None:
         """The source failed: keep the readable error and count the failure."""
-        with self.conn:
+        with self.transaction():
             self.conn.execute(
                 "UPDATE sources SET last_status = 'error', last_http_status = ?,"
                 " last_error = ?, failures = failures + 1, last_fetched = ? WHERE name = ?",
@@ -289,7 +390,7 @@ class Store:
     def add_urls(self, article_id: int, urls: Iterable[str], when: datetime | None = None) -> None:
         """Point more URLs at a stored article (those already known are left alone)."""
         when_text = iso(when or utcnow())
-        with self.conn:
+        with self.transaction():
             self.conn.executemany(
                 "INSERT OR IGNORE INTO article_urls (url, article_id, first_seen) VALUES (?, ?, ?)",
                 [(url, article_id, when_text) for url in dict.fromkeys(urls)],
@@ -318,7 +419,7 @@ class Store:
             "unresolved": int(article.unresolved),
             "from_feed": int(article.from_feed),
         }
-        with self.conn:
+        with self.transaction():
             cursor = self.conn.execute(
                 f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 list(row.values()),
@@ -345,9 +446,12 @@ class Store:
         sql = """
             SELECT a.id, a.url, a.title, a.outlet, a.authors, a.published, a.first_seen,
                    a.language, a.relevance, a.relevance_reason, a.source, a.unresolved,
-                   a.story_id, a.duplicate_of,
+                   a.story_id, a.duplicate_of, a.stale,
                    (SELECT json_group_array(u.url) FROM article_urls u
-                     WHERE u.article_id = a.id ORDER BY u.url) AS urls
+                     WHERE u.article_id = a.id ORDER BY u.url) AS urls,
+                   (SELECT json_group_array(l.category) FROM (
+                        SELECT category FROM article_labels
+                        WHERE article_id = a.id ORDER BY category) l) AS categories
             FROM articles a WHERE a.relevant = 1 ORDER BY a.first_seen, a.id
         """
         for row in self.db.query(sql):
@@ -363,9 +467,10 @@ class Store:
                 "language": row["language"],
                 "relevance": row["relevance"],
                 "relevance_reason": row["relevance_reason"],
-                "categories": [],
+                "categories": json.loads(row["categories"] or "[]"),
                 "story_id": row["story_id"],
                 "duplicate_of": row["duplicate_of"],
+                "stale": bool(row["stale"]),
                 "source": row["source"],
                 "unresolved": bool(row["unresolved"]),
             }
@@ -387,11 +492,270 @@ class Store:
         except sqlite3.OperationalError as exc:
             raise StoreError(f"cannot search for {terms!r}: {exc}") from None
 
+    # -- duplicates, stories, labels, facts ----------------------------------------------
+
+    def save_signature(
+        self, article_id: int, blob: bytes, buckets: Sequence[tuple[int, int]]
+    ) -> None:
+        """Keep an article's MinHash signature and put it in its LSH buckets."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO article_signatures (article_id, signature) VALUES (?, ?)",
+                (article_id, blob),
+            )
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO minhash_bands (band, bucket, article_id) VALUES (?, ?, ?)",
+                [(band, bucket, article_id) for band, bucket in buckets],
+            )
+
+    def lsh_candidates(self, buckets: Sequence[tuple[int, int]]) -> dict[int, bytes]:
+        """The signatures of the articles that share at least one LSH bucket."""
+        found: dict[int, bytes] = {}
+        for band, bucket in buckets:
+            for article_id, blob in self.conn.execute(
+                "SELECT b.article_id, g.signature FROM minhash_bands b"
+                " JOIN article_signatures g ON g.article_id = b.article_id"
+                " WHERE b.band = ? AND b.bucket = ?",
+                (band, bucket),
+            ):
+                found[int(article_id)] = blob
+        return found
+
+    def mark_article(
+        self, article_id: int, *, duplicate_of: int | None, stale: bool, evidence: Iterable[str]
+    ) -> None:
+        """Record what understanding found: the original it copies, staleness, evidence keys."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE articles SET duplicate_of = ?, stale = ?, evidence = ? WHERE id = ?",
+                (duplicate_of, int(stale), json.dumps(sorted(evidence)), article_id),
+            )
+
+    def original_of(self, article_id: int) -> int:
+        """The article a copy copies, following copies of copies to the first."""
+        seen = {article_id}
+        while True:
+            row = self.conn.execute(
+                "SELECT duplicate_of FROM articles WHERE id = ?", (article_id,)
+            ).fetchone()
+            if not row or row[0] is None or row[0] in seen:
+                return article_id
+            article_id = int(row[0])
+            seen.add(article_id)
+
+    def published(self, article_id: int) -> datetime | None:
+        """When an article says it was published."""
+        row = self.conn.execute(
+            "SELECT published FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def set_original(self, copy_id: int, original_id: int) -> None:
+        """Make a stored article the copy of one found later that was published earlier."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE articles SET duplicate_of = ? WHERE id = ?", (original_id, copy_id)
+            )
+
+    def article_story(self, article_id: int) -> int | None:
+        """The story an article belongs to."""
+        row = self.conn.execute(
+            "SELECT story_id FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def story_candidates(
+        self, since: str, until: str
+    ) -> list[tuple[int, int, list[str], datetime]]:
+        """(story, article, evidence keys, when) of the story articles whose news is in a window.
+
+        An article's news happened when it was published, or when it was first seen if that
+        came earlier (a publication date in the future is not believed).
+        """
+        rows = self.conn.execute(
+            f"SELECT story_id, id, evidence, {_MOMENT} AS moment FROM articles"
+            f" WHERE {_MOMENT} BETWEEN ? AND ? AND story_id IS NOT NULL AND duplicate_of IS NULL",
+            (since, until),
+        )
+        return [
+            (int(story), int(article), json.loads(keys), datetime.fromisoformat(when))
+            for story, article, keys, when in rows
+        ]
+
+    def create_story(self, article_id: int, title: str, when: str, *, stale: bool) -> int:
+        """Open a story with its first article; a stale one is no development."""
+        with self.transaction():
+            cursor = self.conn.execute(
+                "INSERT INTO stories (title, first_article_id, first_seen, last_updated,"
+                " last_development, stale) VALUES (?, ?, ?, ?, ?, ?)",
+                (title, article_id, when, when, None if stale else when, int(stale)),
+            )
+            story_id = int(cursor.lastrowid or 0)
+            self.conn.execute(
+                "UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id)
+            )
+        return story_id
+
+    def join_story(self, article_id: int, story_id: int, when: str, *, stale: bool) -> None:
+        """Add an article to a story; only a fresh one updates it."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id)
+            )
+            if not stale:
+                self.conn.execute(
+                    "UPDATE stories SET last_updated = max(last_updated, ?), stale = 0"
+                    " WHERE id = ?",
+                    (when, story_id),
+                )
+
+    def save_labels(self, article_id: int, labels: Iterable[Label]) -> None:
+        """Store an article's categories with their confidence and evidence sentence."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM article_labels WHERE article_id = ?", (article_id,))
+            self.conn.executemany(
+                "INSERT INTO article_labels (article_id, category, confidence, sentence)"
+                " VALUES (?, ?, ?, ?)",
+                [(article_id, lb.category, round(lb.confidence, 3), lb.sentence) for lb in labels],
+            )
+
+    def save_facts(
+        self,
+        article_id: int,
+        story_id: int | None,
+        facts: Sequence[Fact],
+        *,
+        outlet: str | None,
+        stated_at: str,
+        first_seen: str,
+        stale: bool,
+    ) -> int:
+        """Store an article's facts against what was known before; return how many changed."""
+        changes = 0
+        with self.transaction():
+            for fact in facts:
+                before = self._values_before(fact.kind, fact.subject, stated_at, article_id)
+                change = fact.value not in before
+                replaces = next(iter(before.values()), None) if change else None
+                self.conn.execute(
+                    "INSERT INTO facts (article_id, story_id, kind, subject, value, detail,"
+                    " sentence, confidence, outlet, stated_at, first_seen, replaces, is_change)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        article_id,
+                        story_id,
+                        fact.kind,
+                        fact.subject,
+                        fact.value,
+                        fact.detail,
+                        fact.sentence,
+                        round(fact.confidence, 3),
+                        outlet,
+                        stated_at,
+                        first_seen,
+                        replaces,
+                        int(change),
+                    ),
+                )
+                changes += change
+            if changes and story_id is not None and not stale:
+                self.conn.execute(
+                    "UPDATE stories SET last_development = ? WHERE id = ?", (first_seen, story_id)
+                )
+        return changes
+
+    def _values_before(
+        self, kind: str, subject: str, stated_at: str, article_id: int
+    ) -> dict[str, int]:
+        """The values the latest earlier article stated for a subject (value -> fact id)."""
+        row = self.conn.execute(
+            "SELECT article_id FROM facts WHERE kind = ? AND subject = ? AND stated_at <= ?"
+            " AND article_id != ? ORDER BY stated_at DESC, id DESC LIMIT 1",
+            (kind, subject, stated_at, article_id),
+        ).fetchone()
+        if row is None:
+            return {}
+        return {
+            value: int(fact_id)
+            for fact_id, value in self.conn.execute(
+                "SELECT id, value FROM facts WHERE kind = ? AND subject = ? AND article_id = ?"
+                " ORDER BY id",
+                (kind, subject, row[0]),
+            )
+        }
+
+    def clear_understanding(self) -> None:
+        """Forget stories, labels, facts and the duplicate index, to rebuild them."""
+        with self.transaction():
+            for sql in (
+                "UPDATE articles SET story_id = NULL, duplicate_of = NULL, stale = 0,"
+                " evidence = '[]'",
+                "DELETE FROM facts",
+                "DELETE FROM article_labels",
+                "DELETE FROM stories",
+                "DELETE FROM minhash_bands",
+                "DELETE FROM article_signatures",
+            ):
+                self.conn.execute(sql)
+
+    def articles_in_order(self, after_id: int, limit: int) -> list[dict[str, Any]]:
+        """Stored articles in the order they were first seen, a batch at a time."""
+        return [
+            dict(r)
+            for r in self.db.query(
+                "SELECT id, url, title, outlet, published, first_seen, language, description,"
+                " text, source, unresolved FROM articles WHERE id > ? ORDER BY id LIMIT ?",
+                [after_id, limit],
+            )
+        ]
+
+    def set_relevance(self, article_id: int, relevance: Relevance) -> None:
+        """Store a new relevance judgement for an article."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE articles SET relevant = ?, relevance = ?, relevance_reason = ?"
+                " WHERE id = ?",
+                (int(relevance.kept), round(relevance.score, 4), relevance.reason, article_id),
+            )
+
+    def stories(self, limit: int = 20, category: str | None = None) -> list[dict[str, Any]]:
+        """The latest stories (developments first), with categories, sources and latest fact."""
+        where = "WHERE (',' || categories || ',') LIKE ?" if category else ""
+        params: list[Any] = [f"%,{category},%"] if category else []
+        rows = [
+            dict(r)
+            for r in self.db.query(
+                f"SELECT * FROM developments {where}"
+                " ORDER BY coalesce(last_development, last_updated) DESC, story_id DESC LIMIT ?",
+                [*params, limit],
+            )
+        ]
+        for row in rows:
+            row["outlets"] = [
+                r["outlet"]
+                for r in self.db.query(
+                    "SELECT DISTINCT outlet FROM articles WHERE story_id = ? AND outlet IS NOT NULL"
+                    " ORDER BY first_seen, id",
+                    [row["story_id"]],
+                )
+            ]
+        return rows
+
+    def timeline(self, *, changes_only: bool = True) -> list[dict[str, Any]]:
+        """Facts per category over time, with what each replaced and its source."""
+        where = "WHERE is_change = 1" if changes_only else ""
+        return [
+            dict(r)
+            for r in self.db.query(
+                f"SELECT * FROM timeline {where} ORDER BY category, stated_at, fact_id"
+            )
+        ]
+
     # -- crawl runs ------------------------------------------------------------------------
 
     def start_run(self, source_names: Sequence[str], when: datetime | None = None) -> int:
         """Open a crawl run and return its id."""
-        with self.conn:
+        with self.transaction():
             cursor = self.conn.execute(
                 "INSERT INTO crawl_runs (started, sources) VALUES (?, ?)",
                 (iso(when or utcnow()), len(source_names)),
@@ -403,7 +767,7 @@ class Store:
     ) -> None:
         """Store one source's result in a run (replacing an earlier one for that pair)."""
         values = [int(counts.get(key, 0)) for key in SOURCE_RUN_COUNTERS]
-        with self.conn:
+        with self.transaction():
             self.conn.execute(
                 f"INSERT OR REPLACE INTO source_runs (run_id, source, status, error,"
                 f" {', '.join(SOURCE_RUN_COUNTERS)}) VALUES (?, ?, ?, ?,"
@@ -421,7 +785,7 @@ class Store:
         ).fetchone()
         count, failed = totals[0] or 0, totals[1] or 0
         status = "failed" if count and failed == count else ("partial" if failed else "ok")
-        with self.conn:
+        with self.transaction():
             self.conn.execute(
                 "UPDATE crawl_runs SET finished = ?, status = ?, requests = ?, not_modified = ?,"
                 " new_articles = ?, prefiltered = ?, errors = ?, bytes = ? WHERE id = ?",

@@ -273,6 +273,93 @@ def _write_rows(handle: Any, rows: Iterable[dict[str, Any]], fmt: str) -> None:
 
 
 @cli.command()
+@click.option("--limit", default=20, show_default=True, help="How many stories.")
+@click.option("--category", help="Only stories in this category (cast, release, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def stories(ctx: click.Context, limit: int, category: str | None, as_json: bool) -> None:
+    """The latest stories: each development once, with categories, sources and latest fact."""
+    settings = _settings(ctx)
+    rows = _with_store(settings, lambda store: store.stories(limit, category))
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        flags = " (stale)" if row["stale"] else ""
+        click.echo(f"#{row['story_id']} {row['title']}{flags}")
+        click.echo(
+            f"    {row['categories'] or 'no category'}; {row['sources']} sources,"
+            f" first: {row['first_reporter'] or '?'} on {(row['first_seen'] or '')[:10]};"
+            f" updated {(row['last_updated'] or '')[:10]}"
+        )
+        if row["latest_fact"]:
+            click.echo(f"    latest fact: {row['latest_fact']}")
+        click.echo(f"    outlets: {', '.join(row['outlets'])}")
+    if not rows:
+        click.echo("no stories yet")
+
+
+@cli.command()
+@click.option("--all", "everything", is_flag=True, help="Every fact, not only the changes.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def timeline(ctx: click.Context, everything: bool, as_json: bool) -> None:
+    """How the facts changed over time, per category, with their sources."""
+    settings = _settings(ctx)
+    rows = _with_store(settings, lambda store: store.timeline(changes_only=not everything))
+    if as_json:
+        _echo_json(rows)
+        return
+    current = None
+    for row in rows:
+        if row["category"] != current:
+            current = row["category"]
+            click.echo(f"\n{current}")
+        was = f" (was: {row['replaced']})" if row["replaced"] else ""
+        role = f" as {row['detail']}" if row["category"] == "cast" and row["detail"] else ""
+        click.echo(
+            f"  {row['stated_at'][:10]}  {row['subject']}: {row['value']}{role}{was}"
+            f"  [{row['outlet'] or '?'}] {row['url']}"
+        )
+    if not rows:
+        click.echo("no facts yet")
+
+
+@cli.command()
+@click.pass_context
+def reprocess(ctx: click.Context) -> None:
+    """Re-run relevance, duplicates, stories, labels and facts over the stored articles."""
+    from pipeline.reprocess import reprocess as run_reprocess
+
+    settings = _settings(ctx)
+
+    def progress(report: Any) -> None:
+        logger.info("%d articles reprocessed", report.articles)
+
+    report = _with_store(
+        settings, lambda store: run_reprocess(store, settings.topic, settings.stories, progress)
+    )
+    click.echo(
+        f"{report.articles} articles: {report.kept} about the topic, {report.duplicates} copies,"
+        f" {report.stories} stories, {report.changes} fact changes"
+    )
+
+
+def _with_store(settings: config.Settings, work: Any) -> Any:
+    """Open the existing store, do the work, close it; errors become one message."""
+    try:
+        store = Store(settings.database, create=False)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        return work(store)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+
+
+@cli.command()
 @click.argument("pages", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--url", help="The URL the page was saved from (default: a file:// URL).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per page.")

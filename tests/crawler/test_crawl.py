@@ -227,3 +227,51 @@ def test_export_as_csv_has_one_row_per_article(crawled: dict[str, Any]) -> None:
         "story_id",
     ):
         assert column in rows[0]
+
+
+def test_rewrites_share_a_story_and_copies_point_to_their_original(crawled: dict[str, Any]) -> None:
+    articles = crawled["articles"]
+    by_story: dict[str, set[Any]] = {}
+    for entry in MANIFEST["articles"]:
+        found = find(articles, entry)
+        if not entry["relevant"] or found is None or not entry.get("story"):
+            continue
+        by_story.setdefault(entry["story"], set()).add(found["story_id"])
+        if entry.get("duplicate_of"):
+            original = find(articles, {"path": entry["duplicate_of"]})
+            assert original is not None
+            assert found["duplicate_of"] is not None
+    for story, ids in by_story.items():
+        assert len(ids) == 1 and None not in ids, (story, ids)
+    assert len({i for ids in by_story.values() for i in ids}) == len(by_story)
+
+
+def test_articles_carry_their_categories(crawled: dict[str, Any]) -> None:
+    wrong = []
+    for entry in MANIFEST["articles"]:
+        found = find(crawled["articles"], entry)
+        if (
+            entry["relevant"]
+            and found is not None
+            and not found["unresolved"]
+            and not set(entry["categories"]) <= set(found["categories"])
+        ):
+            wrong.append((entry["path"], entry["categories"], found["categories"]))
+    assert len(wrong) <= 1, wrong
+
+
+def test_stories_and_timeline_show_the_developments(crawled: dict[str, Any]) -> None:
+    done = run_cli("stories", "--json", config_path=crawled["config"], check=True)
+    stories = json.loads(done.stdout)
+    assert stories
+    for story in stories:
+        assert story["title"] and story["first_reporter"] and story["sources"] >= 1
+    salazar = [s for s in stories if "Salazar" in s["title"] and "cast" in (s["categories"] or "")]
+    assert salazar and salazar[0]["sources"] >= 3
+    timeline = json.loads(
+        run_cli("timeline", "--json", config_path=crawled["config"], check=True).stdout
+    )
+    values = {(row["category"], row["value"]) for row in timeline}
+    assert ("release", "no earlier than 2030") in values
+    text = run_cli("timeline", config_path=crawled["config"], check=True).stdout
+    assert "release" in text and "no earlier than 2030" in text

@@ -1,0 +1,163 @@
+"""Stories: which articles report the same news, judged by the evidence they share.
+
+An article's evidence is what survives rewriting and translation: the facts it states,
+the people and places it names, the years and sums it gives, the quotes it carries and
+the rarer words of its headline. Two articles are one story when the evidence they share
+weighs enough against all the evidence either has.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from config import Topic
+from pipeline.dedupe import tokens
+from pipeline.records import Analysis
+
+# How much each kind of evidence says about "the same news": h people and g places named
+# in the headline or lead, c the main category, s the subject of a fact, f a fact with its
+# value, q a quote, n a year or sum, t a rarer headline word, p and l people and places
+# anywhere in the text.
+WEIGHTS = {
+    "h": 3.0,
+    "g": 1.5,
+    "c": 2.0,
+    "s": 2.0,
+    "f": 4.0,
+    "q": 3.0,
+    "n": 1.0,
+    "t": 1.0,
+    "p": 0.5,
+    "l": 0.5,
+}
+# News is rewritten within a day or two: closeness in time counts, fading over the window.
+SAME_NEWS_HOURS = 36.0
+FLOOR = 0.25
+_YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
+_MONEY = re.compile(r"\$\s?(\d+(?:[.,]\d+)?)\s*(million|billion|m|bn)\b", re.IGNORECASE)
+_QUOTE = re.compile(
+    r"[\"\u201c\u201e\u00ab]([^\"\u201c\u201d\u201e\u00ab\u00bb]{12,300})[\"\u201d\u00bb]"
+)
+_TITLE_WORD_MIN = 5
+
+
+@functools.lru_cache(maxsize=16)
+def _names(topic: Topic) -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    """(key prefix, name, pattern) for the topic's people and places, compiled once."""
+    out = []
+    for prefix, names in (("p", topic.people), ("l", topic.places)):
+        for name in names:
+            words = tokens(name)
+            if words:
+                pattern = re.compile(r"(?<!\w)" + r"\W+".join(map(re.escape, words)) + r"(?!\w)")
+                out.append((prefix, " ".join(words), pattern))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _common_words(topic: Topic) -> frozenset[str]:
+    """Words of the film's own names: every article has them, so they tell stories apart not."""
+    words: set[str] = set()
+    for term in (*topic.aliases, *topic.franchise):
+        words.update(tokens(term))
+    for group in topic.sequel_words.values():
+        for term in group:
+            words.update(tokens(term))
+    return frozenset(words)
+
+
+def _folded(text: str) -> str:
+    """Text as space-joined folded tokens, for name matching."""
+    return " ".join(tokens(text))
+
+
+def evidence_keys(
+    topic: Topic, title: str, text: str, analysis: Analysis, lead: str = ""
+) -> frozenset[str]:
+    """The evidence an article offers for telling which news it reports."""
+    keys = {f"f:{f.kind}:{_folded(f.subject)}:{_folded(f.value)}" for f in analysis.facts}
+    keys.update(f"s:{f.kind}:{_folded(f.subject)}" for f in analysis.facts)
+    if analysis.labels:  # what the article is mainly about: its most confident category
+        main = max(analysis.labels, key=lambda label: label.confidence)
+        keys.add(f"c:{main.category}")
+    body = f"{title}\n{text}"
+    folded = _folded(body)
+    head = _folded(f"{title}\n{lead or _first_sentences(text)}")
+    for prefix, name, pattern in _names(topic):
+        if pattern.search(folded):
+            keys.add(f"{prefix}:{name}")
+            if pattern.search(head):
+                keys.add(f"{'h' if prefix == 'p' else 'g'}:{name}")
+    keys.update(f"n:{year}" for year in _YEAR.findall(body))
+    keys.update(f"n:{_folded(amount)}{unit[0].lower()}" for amount, unit in _MONEY.findall(body))
+    for quote in _QUOTE.findall(body):
+        words = tokens(quote)
+        if len(words) >= 4:
+            digest = hashlib.blake2b(" ".join(words[:12]).encode(), digest_size=6).hexdigest()
+            keys.add(f"q:{digest}")
+    common = _common_words(topic)
+    keys.update(
+        f"t:{word}"
+        for word in tokens(title)
+        if len(word) >= _TITLE_WORD_MIN and word not in common and not word.isdigit()
+    )
+    return frozenset(keys)
+
+
+def _first_sentences(text: str, count: int = 2) -> str:
+    """The first sentences of a text: where news names its subject."""
+    parts = re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=count)
+    return " ".join(parts[:count])
+
+
+def _weight(key: str, rarity: Counter[str], total: int) -> float:
+    """A key's weight: its kind's, lowered when many recent articles share it."""
+    base = WEIGHTS.get(key[:1], 1.0)
+    if total < 4:
+        return base
+    return base * min(1.0, math.log(1 + total / (1 + rarity[key])) / math.log(1 + total / 2))
+
+
+def similarity(a: Iterable[str], b: Iterable[str], rarity: Counter[str], total: int) -> float:
+    """Weighted Jaccard similarity of two articles' evidence (0..1)."""
+    first, second = set(a), set(b)
+    union = first | second
+    if not union:
+        return 0.0
+    shared = sum(_weight(k, rarity, total) for k in first & second)
+    return shared / sum(_weight(k, rarity, total) for k in union)
+
+
+def closeness(hours: float, window_hours: float) -> float:
+    """1.0 for articles a day or so apart, fading to FLOOR at the end of the window."""
+    if hours <= SAME_NEWS_HOURS:
+        return 1.0
+    fade = (hours - SAME_NEWS_HOURS) / max(1.0, window_hours - SAME_NEWS_HOURS)
+    return max(FLOOR, 1.0 - (1.0 - FLOOR) * min(1.0, fade))
+
+
+def best_story(
+    keys: frozenset[str],
+    when: datetime,
+    members: Sequence[tuple[int, int, Sequence[str], datetime]],
+    threshold: float,
+    window_hours: float,
+) -> tuple[int, float] | None:
+    """The story whose article is most like this one, if alike enough: (story id, score)."""
+    if not keys or not members:
+        return None
+    rarity: Counter[str] = Counter(k for _, _, member, _ in members for k in set(member))
+    total = len(members)
+    best: tuple[int, float] | None = None
+    for story_id, _, member, seen in members:
+        hours = abs((when - seen).total_seconds()) / 3600
+        score = similarity(keys, member, rarity, total) * closeness(hours, window_hours)
+        if score >= threshold and (best is None or score > best[1]):
+            best = (story_id, score)
+    return best

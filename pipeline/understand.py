@@ -1,0 +1,125 @@
+"""Understanding a stored article: copies, stale news, its story, labels and facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from config import StorySettings, Topic
+from pipeline.dedupe import Signature, best_match, signature
+from pipeline.facts import analyse
+from pipeline.records import Analysis
+from pipeline.store import Store, iso
+from pipeline.stories import best_story, evidence_keys
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The stored article being understood."""
+
+    id: int
+    title: str
+    text: str
+    description: str
+    outlet: str | None
+    published: datetime | None
+    first_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Understanding:
+    """What was found: the original it copies, staleness, its story and what it says."""
+
+    duplicate_of: int | None
+    stale: bool
+    story_id: int
+    new_story: bool
+    changes: int  # facts that differ from what was known before
+    analysis: Analysis
+
+
+def is_stale(published: datetime | None, first_seen: datetime, settings: StorySettings) -> bool:
+    """Whether an article was published long before it was first seen (a re-post)."""
+    return published is not None and (first_seen - published).total_seconds() > (
+        settings.stale_seconds
+    )
+
+
+def _copy_of(store: Store, subject: Subject, threshold: float) -> tuple[int | None, int | None]:
+    """Index the article's MinHash; return the original it copies and the article it matched.
+
+    The original is the copy published first: when a syndicated copy was crawled before
+    the article it copies, the earlier-stored one becomes the copy.
+    """
+    mine = signature(subject.text)
+    if mine is None:
+        return None, None
+    buckets = mine.buckets()
+    candidates = {
+        other: Signature.from_bytes(blob)
+        for other, blob in store.lsh_candidates(buckets).items()
+        if other != subject.id
+    }
+    store.save_signature(subject.id, mine.to_bytes(), buckets)
+    match = best_match(mine, candidates, threshold)
+    if match is None:
+        return None, None
+    original = store.original_of(match[0])
+    theirs = store.published(original)
+    if subject.published is not None and theirs is not None and subject.published < theirs:
+        store.set_original(original, subject.id)
+        return None, original
+    return original, original
+
+
+def understand(
+    store: Store, topic: Topic, settings: StorySettings, subject: Subject
+) -> Understanding:
+    """Find the article's original, story, labels and facts, and store them in one go."""
+    with store.transaction():
+        analysis = analyse(
+            topic, subject.title, subject.text, subject.description, subject.published
+        )
+        original, kin = _copy_of(store, subject, settings.duplicate_threshold)
+        stale = is_stale(subject.published, subject.first_seen, settings)
+        keys = evidence_keys(topic, subject.title, subject.text, analysis, subject.description)
+        store.mark_article(subject.id, duplicate_of=original, stale=stale, evidence=keys)
+        story_id, new_story = _place(store, settings, subject, kin, keys, stale)
+        store.save_labels(subject.id, analysis.labels)
+        changes = store.save_facts(
+            subject.id,
+            story_id,
+            analysis.facts,
+            outlet=subject.outlet,
+            stated_at=iso(subject.published or subject.first_seen) or "",
+            first_seen=iso(subject.first_seen) or "",
+            stale=stale,
+        )
+    return Understanding(original, stale, story_id, new_story, changes, analysis)
+
+
+def _place(
+    store: Store,
+    settings: StorySettings,
+    subject: Subject,
+    kin: int | None,
+    keys: frozenset[str],
+    stale: bool,
+) -> tuple[int, bool]:
+    """Join the story of the article it copies (or is copied by), or of the most alike
+    recent article, or open one."""
+    when = iso(subject.first_seen) or ""
+    story_id = store.article_story(kin) if kin is not None else None
+    if story_id is None:
+        # when the news happened: a first crawl sees a week of news at once
+        moment = min(subject.published or subject.first_seen, subject.first_seen)
+        window = timedelta(seconds=settings.window_seconds)
+        members = store.story_candidates(iso(moment - window) or "", iso(moment + window) or "")
+        match = best_story(
+            keys, moment, members, settings.join_threshold, settings.window_seconds / 3600
+        )
+        story_id = match[0] if match else None
+    if story_id is None:
+        return store.create_story(subject.id, subject.title, when, stale=stale), True
+    store.join_story(subject.id, story_id, when, stale=stale)
+    return story_id, False

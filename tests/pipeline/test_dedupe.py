@@ -1,0 +1,82 @@
+"""Near-duplicates: copies are found through the stored LSH index; rewrites are not copies."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from pipeline.dedupe import Signature, best_match, signature
+from pipeline.store import Store
+
+ORIGINAL = """
+Producer Jon Landau's successor at Lightstorm told a room of exhibitors on Thursday that the
+second Alita film will not reach cinemas before 2030. The company wants James Cameron free of
+his Avatar obligations first, and the fifth Avatar film is dated for December 2028. Robert
+Rodriguez is still attached to direct, and the studio has not set a budget. Rosa Salazar has
+said she is ready whenever the call comes, and the script has been rewritten twice since the
+strike ended. Fans who have waited since 2019 will have to wait a while longer, the producer
+said, but the project is alive and the team meets every month to keep it moving forward.
+"""
+
+REWRITE = """
+Don't expect the Alita sequel soon. Speaking to theatre owners, a Lightstorm executive
+explained that Cameron's commitments to Pandora come first, which pushes any shoot past the
+last Avatar release at the end of 2028. That makes 2030 the earliest realistic date. Rodriguez
+remains the director, budget talks have not started, and Salazar keeps saying she is ready.
+The company says the creative team still gathers monthly, so the film is far from dead, even
+if the wait will stretch well past a decade since the original.
+"""
+
+
+def spin(text: str, rate: float, seed: int = 7) -> str:
+    """Swap a share of the words for others, as article spinners do."""
+    rng = random.Random(seed)
+    words = text.split()
+    swaps = ["film", "picture", "movie", "said", "noted", "stated", "soon", "shortly"]
+    return " ".join(rng.choice(swaps) if rng.random() < rate else w for w in words)
+
+
+def test_copies_are_alike_and_rewrites_are_not() -> None:
+    original = signature(ORIGINAL)
+    assert original is not None
+    syndicated = signature(
+        "Originally published by The Trade Ledger.\n" + ORIGINAL + "\nShare this."
+    )
+    edited = signature(ORIGINAL.replace("Thursday", "Wednesday").replace("twice", "three times"))
+    spun = signature(spin(ORIGINAL, 0.15))
+    rewrite = signature(REWRITE)
+    assert syndicated and edited and spun and rewrite
+    assert original.jaccard(syndicated) > 0.8
+    assert original.jaccard(edited) > 0.7
+    assert original.jaccard(spun) > 0.45
+    assert original.jaccard(rewrite) < 0.15
+
+
+def test_short_texts_are_not_compared() -> None:
+    assert signature("Alita 2 is happening, says Cameron.") is None
+
+
+def test_the_index_survives_a_restart_and_finds_only_candidates(tmp_path: Path) -> None:
+    from tests.pipeline.test_store import article
+
+    path = tmp_path / "store.db"
+    store = Store(path)
+    ids = {}
+    for name, text in (("original", ORIGINAL), ("rewrite", REWRITE)):
+        saved = store.save_article(article(f"https://a.example/{name}"))
+        sig = signature(text)
+        assert sig is not None
+        store.save_signature(saved.id, sig.to_bytes(), sig.buckets())
+        ids[name] = saved.id
+    store.close()
+
+    reopened = Store(path)
+    copy = signature(ORIGINAL + " Share this story.")
+    assert copy is not None
+    candidates = {
+        k: Signature.from_bytes(v) for k, v in reopened.lsh_candidates(copy.buckets()).items()
+    }
+    assert ids["original"] in candidates
+    assert ids["rewrite"] not in candidates
+    match = best_match(copy, candidates)
+    assert match is not None and match[0] == ids["original"]

@@ -1,0 +1,45 @@
+"""Quality on the labelled development set, against the targets of the issue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import config
+from pipeline.evaluate import Report, evaluate, format_report
+
+DEV = Path(__file__).resolve().parents[1] / "data" / "eval" / "dev"
+TOPIC = Path(config.__file__).parent / "topics" / "alita-battle-angel-2.toml"
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    """The development set run through the real stages into a real store."""
+    done = evaluate([DEV], config.load_topic(TOPIC))
+    print(format_report("dev", done))
+    return done
+
+
+def test_the_set_is_large_and_varied(report: Report) -> None:
+    assert report.items >= 40
+    assert report.duplicates.tp + report.duplicates.fn >= 4
+    assert report.stories.tp + report.stories.fn >= 20
+
+
+def test_relevance_f1(report: Report) -> None:
+    assert report.relevance.f1 >= 0.95, report.errors
+
+
+def test_category_micro_f1(report: Report) -> None:
+    assert report.categories_micro.f1 >= 0.90
+
+
+def test_duplicate_pairs(report: Report) -> None:
+    assert report.duplicates.recall >= 0.95
+    assert report.duplicates.precision >= 0.98
+
+
+def test_story_pairs(report: Report) -> None:
+    assert report.stories.precision >= 0.9
+    assert report.stories.recall >= 0.9
