@@ -275,3 +275,17 @@ def test_stories_and_timeline_show_the_developments(crawled: dict[str, Any]) -> 
     assert ("release", "no earlier than 2030") in values
     text = run_cli("timeline", config_path=crawled["config"], check=True).stdout
     assert "release" in text and "no earlier than 2030" in text
+
+
+def test_reprocess_rebuilds_the_same_stories_without_fetching(crawled: dict[str, Any]) -> None:
+    """Kept last in this module: it rewrites the store the other tests read."""
+    world = crawled["world"]
+    before = json.loads(run_cli("stories", "--json", config_path=crawled["config"]).stdout)
+    world.clear_log()
+    done = run_cli("reprocess", config_path=crawled["config"], check=True)
+    assert "articles:" in done.stdout and "stories" in done.stdout
+    assert world.requests == []
+    after = json.loads(run_cli("stories", "--json", config_path=crawled["config"]).stdout)
+    assert sorted((s["title"], s["articles"]) for s in after) == sorted(
+        (s["title"], s["articles"]) for s in before
+    )
