@@ -195,6 +195,14 @@ def evidence(
     return earned(topic, sentence_evidence(topic, views))
 
 
+def _proof(items: tuple[Evidence, ...]) -> Evidence:
+    """The sentence that proves a category: a body sentence rather than the headline,
+    unless the body says it much more weakly (the headline is shown beside it anyway)."""
+    top = items[0]
+    body = next((e for e in items if e.sentence.index != 0), None)
+    return body if body is not None and body.score >= 0.5 * top.score else top
+
+
 def labels(topic: Topic, found: dict[str, tuple[Evidence, ...]]) -> tuple[Label, ...]:
     """One label per earned category: its best sentence and a confidence in 0..1."""
     half = topic.classify.half_confidence
@@ -202,7 +210,7 @@ def labels(topic: Topic, found: dict[str, tuple[Evidence, ...]]) -> tuple[Label,
     for name in topic.categories:  # the topic file's order
         if name in found:
             total = sum(e.score for e in found[name])
-            best = found[name][0].sentence.text
+            best = _proof(found[name]).sentence.text
             result.append(
                 Label(category=name, confidence=round(total / (total + half), 3), sentence=best)
             )

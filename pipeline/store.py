@@ -162,12 +162,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (band, bucket, article_id)
     ) WITHOUT ROWID;
     CREATE VIEW developments AS
-    SELECT s.id AS story_id, s.title, s.first_seen, s.last_updated, s.last_development,
-           s.stale,
+    SELECT s.id AS story_id,
+           coalesce((SELECT a.title FROM articles a WHERE a.story_id = s.id
+                      ORDER BY a.duplicate_of IS NOT NULL, a.stale,
+                               coalesce(a.published, a.first_seen), a.id LIMIT 1),
+                    s.title) AS title,
+           s.first_seen, s.last_updated, s.last_development, s.stale,
            (SELECT group_concat(category, ',') FROM (
                 SELECT DISTINCT l.category FROM article_labels l
                 JOIN articles a ON a.id = l.article_id
                 WHERE a.story_id = s.id ORDER BY l.category)) AS categories,
+           (SELECT l.category FROM article_labels l JOIN articles a ON a.id = l.article_id
+             WHERE a.story_id = s.id GROUP BY l.category
+             ORDER BY sum(l.confidence) DESC, l.category LIMIT 1) AS main_category,
            (SELECT count(*) FROM articles a WHERE a.story_id = s.id) AS articles,
            (SELECT count(DISTINCT coalesce(a.outlet, a.url)) FROM articles a
              WHERE a.story_id = s.id) AS sources,
@@ -177,6 +184,12 @@ MIGRATIONS: tuple[str, ...] = (
            (SELECT a.url FROM articles a WHERE a.story_id = s.id
              ORDER BY a.duplicate_of IS NOT NULL, coalesce(a.published, a.first_seen), a.id
              LIMIT 1) AS first_url,
+           coalesce((SELECT max(f.stated_at) FROM facts f
+                      WHERE f.story_id = s.id AND f.is_change = 1),
+                    (SELECT min(coalesce(a.published, a.first_seen), a.first_seen)
+                       FROM articles a WHERE a.story_id = s.id
+                      ORDER BY a.duplicate_of IS NOT NULL,
+                               coalesce(a.published, a.first_seen) LIMIT 1)) AS news_at,
            (SELECT f.subject || ': ' || f.value
                    || CASE WHEN f.kind = 'cast' AND f.detail IS NOT NULL
                            THEN ' (' || f.detail || ')' ELSE '' END
@@ -188,6 +201,45 @@ MIGRATIONS: tuple[str, ...] = (
            (SELECT p.value FROM facts p WHERE p.id = f.replaces) AS replaced,
            f.outlet, a.url, a.title, f.sentence, f.story_id, f.id AS fact_id
     FROM facts f JOIN articles a ON a.id = f.article_id;
+    """,
+    # 3: subscribers, the digests reserved and sent to them, and which stories each carried.
+    """
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        categories TEXT NOT NULL,
+        frequency TEXT NOT NULL,
+        timezone TEXT NOT NULL DEFAULT 'UTC',
+        token TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL DEFAULT 'pending',
+        created_at TEXT NOT NULL,
+        confirmed_at TEXT,
+        unsubscribed_at TEXT,
+        rejected_reason TEXT
+    );
+    CREATE TABLE digests (
+        id INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        message_id TEXT NOT NULL UNIQUE,
+        subject TEXT NOT NULL,
+        message BLOB NOT NULL,
+        status TEXT NOT NULL DEFAULT 'reserved',
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT,
+        last_error TEXT
+    );
+    CREATE INDEX digests_pending ON digests(status, next_attempt);
+    CREATE TABLE deliveries (
+        digest_id INTEGER NOT NULL REFERENCES digests(id) ON DELETE CASCADE,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        story_id INTEGER NOT NULL,
+        developed_at TEXT NOT NULL,
+        PRIMARY KEY (digest_id, story_id)
+    );
+    CREATE INDEX deliveries_subscriber_story ON deliveries(subscriber_id, story_id, developed_at);
     """,
 )
 
@@ -634,7 +686,9 @@ class Store:
         changes = 0
         with self.transaction():
             for fact in facts:
-                before = self._values_before(fact.kind, fact.subject, stated_at, article_id)
+                before = self._values_before(
+                    fact.kind, fact.subject, stated_at, article_id, story_id
+                )
                 change = fact.value not in before
                 replaces = next(iter(before.values()), None) if change else None
                 self.conn.execute(
@@ -665,13 +719,17 @@ class Store:
         return changes
 
     def _values_before(
-        self, kind: str, subject: str, stated_at: str, article_id: int
+        self, kind: str, subject: str, stated_at: str, article_id: int, story_id: int | None
     ) -> dict[str, int]:
-        """The values the latest earlier article stated for a subject (value -> fact id)."""
+        """What the latest earlier article of another story said of a subject (value -> id).
+
+        Rewrites of one story repeat its facts: only another story's word can be replaced.
+        """
         row = self.conn.execute(
             "SELECT article_id FROM facts WHERE kind = ? AND subject = ? AND stated_at <= ?"
-            " AND article_id != ? ORDER BY stated_at DESC, id DESC LIMIT 1",
-            (kind, subject, stated_at, article_id),
+            " AND article_id != ? AND (story_id IS NULL OR story_id IS NOT ?)"
+            " ORDER BY stated_at DESC, id DESC LIMIT 1",
+            (kind, subject, stated_at, article_id, story_id),
         ).fetchone()
         if row is None:
             return {}
@@ -748,6 +806,178 @@ class Store:
             dict(r)
             for r in self.db.query(
                 f"SELECT * FROM timeline {where} ORDER BY category, stated_at, fact_id"
+            )
+        ]
+
+    # -- subscribers and their digests ---------------------------------------------------
+
+    def add_subscriber(self, row: dict[str, Any]) -> int:
+        """Store a new subscriber; StoreError when the address is already there."""
+        try:
+            with self.transaction():
+                cursor = self.conn.execute(
+                    f"INSERT INTO subscribers ({', '.join(row)})"
+                    f" VALUES ({', '.join('?' * len(row))})",
+                    list(row.values()),
+                )
+        except sqlite3.IntegrityError:
+            raise StoreError(f"{row.get('email')} is already subscribed") from None
+        return int(cursor.lastrowid or 0)
+
+    def subscriber(
+        self,
+        *,
+        email: str | None = None,
+        token: str | None = None,
+        subscriber_id: int | None = None,
+    ) -> dict[str, Any] | None:
+        """One subscriber by address, token or id."""
+        column, value = next(
+            (c, v)
+            for c, v in (("email", email), ("token", token), ("id", subscriber_id))
+            if v is not None
+        )
+        rows = list(self.db.query(f"SELECT * FROM subscribers WHERE {column} = ?", [value]))
+        return dict(rows[0]) if rows else None
+
+    def subscribers(self) -> list[dict[str, Any]]:
+        """Every subscriber, with when their last message was sent."""
+        return [
+            dict(r)
+            for r in self.db.query(
+                "SELECT s.*, (SELECT max(sent_at) FROM digests d WHERE d.subscriber_id = s.id"
+                " AND d.kind != 'confirmation' AND d.status = 'sent') AS last_sent"
+                " FROM subscribers s ORDER BY s.email"
+            )
+        ]
+
+    def update_subscriber(self, subscriber_id: int, **fields: Any) -> None:
+        """Change some of a subscriber's columns."""
+        if not fields:
+            return
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        with self.transaction():
+            self.conn.execute(
+                f"UPDATE subscribers SET {sets} WHERE id = ?", [*fields.values(), subscriber_id]
+            )
+
+    def new_developments(
+        self, subscriber_id: int, since: str, categories: Sequence[str], limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """Stories that developed after `since`, in these categories, not yet sent to them."""
+        marks = ",".join("?" * len(categories))
+        sql = f"""
+            SELECT d.* FROM developments d
+            WHERE d.last_development IS NOT NULL AND d.last_development > ?
+              AND EXISTS (SELECT 1 FROM article_labels l JOIN articles a ON a.id = l.article_id
+                          WHERE a.story_id = d.story_id AND l.category IN ({marks}))
+              AND NOT EXISTS (SELECT 1 FROM deliveries v WHERE v.subscriber_id = ?
+                              AND v.story_id = d.story_id
+                              AND v.developed_at >= d.last_development)
+            ORDER BY d.last_development DESC, d.story_id DESC LIMIT ?
+        """
+        return [dict(r) for r in self.db.query(sql, [since, *categories, subscriber_id, limit])]
+
+    def story_details(self, story_id: int, prefer: str | None = None) -> dict[str, Any]:
+        """What a digest shows of a story: evidence per category, latest change, outlets.
+
+        The change shown is the latest in the preferred category (the story's main one),
+        else the latest of any.
+        """
+        evidence = {
+            r["category"]: r["sentence"]
+            for r in self.db.query(
+                "SELECT l.category, l.sentence FROM article_labels l"
+                " JOIN articles a ON a.id = l.article_id WHERE a.story_id = ?"
+                " ORDER BY a.duplicate_of IS NULL, l.confidence ASC",  # best original wins
+                [story_id],
+            )
+        }
+        change = next(
+            iter(
+                self.db.query(
+                    "SELECT subject, value, detail, replaced, category FROM timeline"
+                    " WHERE story_id = ? AND is_change = 1"
+                    " ORDER BY (category IS ?) DESC, stated_at DESC, fact_id DESC LIMIT 1",
+                    [story_id, prefer],
+                )
+            ),
+            None,
+        )
+        outlets = [
+            r["outlet"]
+            for r in self.db.query(
+                "SELECT outlet FROM articles WHERE story_id = ? AND outlet IS NOT NULL"
+                " GROUP BY outlet ORDER BY min(coalesce(published, first_seen))",
+                [story_id],
+            )
+        ]
+        return {
+            "evidence": evidence,
+            "change": dict(change) if change else None,
+            "outlets": outlets,
+        }
+
+    def reserve_digest(
+        self,
+        row: dict[str, Any],
+        stories: Sequence[tuple[int, str]],
+    ) -> int:
+        """Reserve a message and the stories it carries, before it is sent."""
+        with self.transaction():
+            cursor = self.conn.execute(
+                f"INSERT INTO digests ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+            digest_id = int(cursor.lastrowid or 0)
+            self.conn.executemany(
+                "INSERT INTO deliveries (digest_id, subscriber_id, story_id, developed_at)"
+                " VALUES (?, ?, ?, ?)",
+                [(digest_id, row["subscriber_id"], story, when) for story, when in stories],
+            )
+        return digest_id
+
+    def pending_digests(self, now: str) -> list[dict[str, Any]]:
+        """Reserved or failed messages whose (next) attempt is due, oldest first."""
+        return [
+            dict(r)
+            for r in self.db.query(
+                "SELECT d.*, s.email, s.status AS subscriber_status FROM digests d"
+                " JOIN subscribers s ON s.id = d.subscriber_id"
+                " WHERE d.status IN ('reserved', 'failed')"
+                " AND (d.next_attempt IS NULL OR d.next_attempt <= ?) ORDER BY d.id",
+                [now],
+            )
+        ]
+
+    def mark_digest(self, digest_id: int, status: str, **fields: Any) -> None:
+        """Record a message's outcome: sent, failed (to retry) or rejected."""
+        sets = ", ".join(["status = ?", "attempts = attempts + 1", *(f"{k} = ?" for k in fields)])
+        with self.transaction():
+            self.conn.execute(
+                f"UPDATE digests SET {sets} WHERE id = ?", [status, *fields.values(), digest_id]
+            )
+
+    def last_sent(self, subscriber_id: int) -> str | None:
+        """When the subscriber's last digest or alert was sent (or reserved, if pending)."""
+        row = self.conn.execute(
+            "SELECT max(created_at) FROM digests WHERE subscriber_id = ?"
+            " AND kind != 'confirmation' AND status != 'rejected'",
+            (subscriber_id,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def delivery_log(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest messages, with their recipient, status and stories."""
+        return [
+            dict(r)
+            for r in self.db.query(
+                "SELECT d.id, s.email, d.kind, d.subject, d.message_id, d.status, d.created_at,"
+                " d.sent_at, d.attempts, d.last_error,"
+                " (SELECT group_concat(story_id) FROM deliveries v WHERE v.digest_id = d.id)"
+                " AS stories FROM digests d JOIN subscribers s ON s.id = d.subscriber_id"
+                " ORDER BY d.id DESC LIMIT ?",
+                [limit],
             )
         ]
 

@@ -12,6 +12,10 @@ from pipeline.records import Analysis
 from pipeline.store import Store, iso
 from pipeline.stories import best_story, evidence_keys
 
+# A fact read from a hedged or general remark ("sequels have been greenlit on less") comes
+# out below this: it is no claim about the sequel, and it is not recorded.
+MIN_FACT_CONFIDENCE = 0.5
+
 
 @dataclass(frozen=True, slots=True)
 class Subject:
@@ -89,7 +93,7 @@ def understand(
         changes = store.save_facts(
             subject.id,
             story_id,
-            analysis.facts,
+            [fact for fact in analysis.facts if fact.confidence >= MIN_FACT_CONFIDENCE],
             outlet=subject.outlet,
             stated_at=iso(subject.published or subject.first_seen) or "",
             first_seen=iso(subject.first_seen) or "",

@@ -41,7 +41,7 @@ def earned(topic: Topic, name: str) -> dict[str, str]:
     ("name", "category", "words"),
     [
         ("cast", "cast", "Rosa Salazar will return as Alita"),
-        ("cast-denial", "cast", "Ed Skrein has not signed on"),
+        ("cast-denial", "cast", "Ed Skrein has not been approached"),
         ("release", "release", "after Avatar 5"),
         ("plot", "plot", "Nova, Zalem and a Motorball season"),
         ("production", "production", "Disney has greenlit"),
