@@ -74,8 +74,10 @@ def main(sizes: list[int]) -> None:
             filled = time.perf_counter() - started
             median, candidates = lookups(store, rng)
             store.close()
-        print(f"{size:>7} articles: filled in {filled:.1f} s; lookup {median:.2f} ms median,"
-              f" {candidates:.1f} candidates")
+        print(
+            f"{size:>7} articles: filled in {filled:.1f} s; lookup {median:.2f} ms median,"
+            f" {candidates:.1f} candidates"
+        )
 
 
 if __name__ == "__main__":

@@ -98,6 +98,61 @@ class StorySettings(_Model):
         return parse_duration(self.stale_after)
 
 
+class SmtpSettings(_Model):
+    """How to reach the mail server; the password comes from the environment only."""
+
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    user: str = ""
+    password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = (
+        "SEQUELWATCH_SMTP_PASSWORD"
+    )
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _int_is_a_number(cls, value: Any) -> Any:
+        """Accept 30 where 30.0 is meant."""
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class DeliverySettings(_Model):
+    """Where messages go: an outbox folder of .eml files (the default) or an SMTP server."""
+
+    method: Literal["outbox", "smtp"] = "outbox"
+    outbox: str = "data/outbox"
+    from_: Annotated[str, Field(alias="from")] = "sequelwatch <alerts@example.org>"
+    base_url: str = "http://localhost:8750"
+    smtp: SmtpSettings = SmtpSettings()
+    retry_after: str = "15m"  # first wait after a failed send; doubles, up to a day
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=True)
+
+    @field_validator("from_", "base_url")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        """Both go into headers: one printable line."""
+        if not value.strip() or any(ch in value for ch in "\r\n\0"):
+            raise ValueError("a non-empty single line")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        """Links in messages point here."""
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("an absolute http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("retry_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        """Check the duration parses."""
+        parse_duration(value)
+        return value
+
+
 class Source(_Model):
     """One configured feed, news search feed, listing page or sitemap."""
 
@@ -151,6 +206,8 @@ class Settings(_Model):
     sources: tuple[Source, ...]
     crawl: CrawlSettings
     stories: StorySettings = StorySettings()
+    delivery: DeliverySettings = DeliverySettings()
+    outbox: Path = Path("data/outbox")  # the delivery outbox, resolved against the file
 
     def source(self, name: str) -> Source:
         """The source of that name; KeyError when there is none."""
@@ -166,6 +223,7 @@ class _MainFile(_Model):
     sources: str = "sources.toml"
     crawl: CrawlSettings = CrawlSettings()
     stories: StorySettings = StorySettings()
+    delivery: DeliverySettings = DeliverySettings()
 
 
 class _SourcesFile(_Model):
@@ -238,4 +296,6 @@ def load(
         sources=sources.sources,
         crawl=main.crawl,
         stories=main.stories,
+        delivery=main.delivery,
+        outbox=(base / main.delivery.outbox).resolve(),
     )

@@ -107,6 +107,22 @@ def crawl(ctx: click.Context, names: tuple[str, ...]) -> None:
     )
     if report.all_failed:
         raise click.ClickException("every source failed (see the table above)")
+    if run["new_articles"]:
+        _instant_alerts(settings)
+
+
+def _instant_alerts(settings: config.Settings) -> None:
+    """After a crawl that found something: one message per instant subscriber with news."""
+    from sequelwatch.cli_alerts import _postman, echo_report
+
+    store = Store(settings.database)
+    try:
+        report = _postman(settings, store).run(frequency="instant")
+    finally:
+        store.close()
+    if report.sent or report.retried or report.failed or report.rejected:
+        click.echo("\ninstant alerts:")
+        echo_report(report, settings)
 
 
 @cli.command()
@@ -382,14 +398,19 @@ def inspect(ctx: click.Context, pages: tuple[str, ...], url: str | None, as_json
 
 
 @cli.command()
-@click.option("--keep", type=click.Path(file_okay=False), help="Keep the store in this folder.")
-def demo(keep: str | None) -> None:
-    """Serve the bundled sample world on 127.0.0.1, crawl it twice, show what was found."""
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False),
+    help="Where the demo's store and outbox go (default: data/demo, emptied first).",
+)
+def demo(folder: str | None) -> None:
+    """Serve the bundled sample world on 127.0.0.1, crawl it twice, show and mail the news."""
     from sequelwatch.demo import run_demo
 
     _setup_logging(0)
     try:
-        run_demo(Path(keep) if keep else None, click.echo)
+        run_demo(Path(folder) if folder else None, click.echo)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -397,3 +418,7 @@ def demo(keep: str | None) -> None:
 def main() -> None:
     """Entry point of the console script."""
     cli(prog_name="sequelwatch")
+
+
+# The subscriber and message commands live in their own module; importing it adds them.
+import sequelwatch.cli_alerts  # noqa: E402,F401

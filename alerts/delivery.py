@@ -1,0 +1,395 @@
+"""Transport: one message to the outbox folder or to an SMTP server, every failure classified."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import ipaddress
+import logging
+import os
+import re
+import smtplib
+import socket
+import ssl
+import tempfile
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.utils import getaddresses
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar, Protocol, Self
+
+from config.settings import DeliverySettings, SmtpSettings
+
+log = logging.getLogger(__name__)
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,150}")
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._@+=-]+")
+_MAX_REPLY = 300
+
+
+class DeliveryError(Exception):
+    """A message was not delivered; `temporary` says whether a later try may succeed."""
+
+    temporary: ClassVar[bool] = True
+
+    def __init__(self, text: str, code: int | None = None) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+class TemporaryFailure(DeliveryError):
+    """Try again later: no connection, a timeout, a 4xx answer, a connection cut mid-message."""
+
+    temporary: ClassVar[bool] = True
+
+
+class PermanentFailure(DeliveryError):
+    """Trying again will not help: a 5xx answer for the message, a refused login, bad setup."""
+
+    temporary: ClassVar[bool] = False
+
+
+class RecipientRejected(PermanentFailure):
+    """The server refused the recipient's address (a 5xx answer to RCPT)."""
+
+    def __init__(self, text: str, code: int | None, recipient: str) -> None:
+        super().__init__(text, code)
+        self.recipient = recipient
+
+
+class Transport(Protocol):
+    """Something that delivers one message and says how it went."""
+
+    def send(self, message: EmailMessage) -> str:
+        """Deliver the message and return a short receipt, or raise DeliveryError."""
+        ...
+
+
+def message_id(message: EmailMessage) -> str:
+    """The message's Message-ID; ValueError when it has none (a stable one is required)."""
+    value = str(message.get("Message-ID", "")).strip()
+    if not value:
+        raise ValueError("the message has no Message-ID")
+    return value
+
+
+def outbox_name(mid: str) -> str:
+    """A file name for a Message-ID: the ID itself when safe, else a cleaned form plus a hash."""
+    core = mid.strip().removeprefix("<").removesuffix(">").strip()
+    if _SAFE_NAME.fullmatch(core):
+        return f"{core}.eml"
+    # A hash of the raw ID keeps two IDs that clean up alike from sharing one file.
+    digest = hashlib.sha256(mid.strip().encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    cleaned = _UNSAFE_RUN.sub("_", core).strip("._-")[:100]
+    return f"{cleaned}-{digest}.eml" if cleaned else f"{digest}.eml"
+
+
+class OutboxTransport:
+    """Writes each message to `folder/<Message-ID>.eml`, owner-readable only, atomically."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path_for(self, message: EmailMessage) -> Path:
+        """Where the message is (or would be) written; the same Message-ID, the same path."""
+        return self.folder / outbox_name(message_id(message))
+
+    def send(self, message: EmailMessage) -> str:
+        """Write the message, replacing an earlier copy with the same Message-ID."""
+        path = self.path_for(message)
+        data = message.as_bytes()
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _write_atomically(path, data)
+        except OSError as exc:
+            raise TemporaryFailure(f"cannot write {path}: {exc.strerror or exc}") from None
+        log.info("wrote %s", path)
+        return f"wrote {path}"
+
+    def close(self) -> None:
+        """Nothing to release; here so both transports can be used the same way."""
+
+    def __enter__(self) -> Self:
+        """Use as a context manager, like SmtpTransport."""
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Nothing to release."""
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write through a hidden temp file in the same folder, then rename it into place."""
+    # mkstemp creates the file 0o600; the dot and suffix keep readers of *.eml off it.
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable, so that a crash cannot undo a write already reported."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _KeepsDataReply(smtplib.SMTP):
+    """smtplib.SMTP that keeps the server's answer to DATA (send_message drops it)."""
+
+    data_reply: tuple[int, bytes] = (0, b"")
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:  # type: ignore[override]
+        """Send the message body and remember the final answer."""
+        self.data_reply = super().data(msg)
+        return self.data_reply
+
+
+class _KeepsDataReplySSL(_KeepsDataReply, smtplib.SMTP_SSL):
+    """The same over implicit TLS."""
+
+
+class SmtpTransport:
+    """Sends each message to its To address through an SMTP server.
+
+    One connection per send; inside `with transport:` one connection serves a batch.
+    The password is read from the environment at send time and never logged.
+    """
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        env: Mapping[str, str],
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.settings = settings
+        self._env = env
+        self._ssl_context = ssl_context
+        self._smtp: _KeepsDataReply | None = None
+        self._batch = False
+        self._secrets: tuple[str, ...] = ()
+        if settings.user and settings.security == "none" and not _is_loopback(settings.host):
+            log.warning("the SMTP password for %s goes unencrypted (security = none)", self.address)
+
+    @property
+    def address(self) -> str:
+        """host:port of the server, for messages."""
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def __enter__(self) -> Self:
+        """Keep one connection open for the sends inside the block."""
+        self._batch = True
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Say goodbye to the server."""
+        self._batch = False
+        self.close()
+
+    def close(self) -> None:
+        """Close the kept connection, if any, politely when it still works."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    def send(self, message: EmailMessage) -> str:
+        """Deliver to the message's To address; return the server's answer or raise."""
+        recipient = _recipient(message)
+        mid = message_id(message)
+        password = self._password()
+        self._secrets = _secret_forms(self.settings.user, password)
+        log.debug("sending %s to %s through %s", mid, recipient, self.address)
+        try:
+            smtp = self._connection(password)
+            smtp.send_message(message, to_addrs=[recipient])
+            code, reply = smtp.data_reply
+        except (smtplib.SMTPException, OSError) as exc:
+            self._abandon()
+            failure = self._classify(exc)
+            log.debug("%s to %s not delivered: %s", mid, recipient, failure)
+            # `from None`: the smtplib exception may quote a server that echoed the password.
+            raise failure from None
+        if not self._batch:
+            self.close()
+        receipt = self._redact(f"{code} {_one_line(reply)}")
+        log.info("%s delivered to %s: %s", mid, recipient, receipt)
+        return receipt
+
+    def _password(self) -> str:
+        """The password from the environment, or "" when no login is configured."""
+        if not self.settings.user:
+            return ""
+        password = self._env.get(self.settings.password_env, "")
+        if not password:
+            raise PermanentFailure(
+                f"the SMTP password is not set: put it in ${self.settings.password_env}"
+            )
+        return password
+
+    def _connection(self, password: str) -> _KeepsDataReply:
+        """The kept connection if it still answers, else a new, logged-in one."""
+        if self._smtp is not None:
+            try:
+                if self._smtp.noop()[0] == 250:
+                    return self._smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._abandon()
+        settings = self.settings
+        context = self._ssl_context or ssl.create_default_context()
+        if settings.security == "ssl":
+            self._smtp = _KeepsDataReplySSL(
+                settings.host, settings.port, timeout=settings.timeout, context=context
+            )
+        else:
+            self._smtp = _KeepsDataReply(settings.host, settings.port, timeout=settings.timeout)
+        if settings.security == "starttls":
+            self._smtp.ehlo()
+            self._smtp.starttls(context=context)
+            self._smtp.ehlo()
+        if settings.user:
+            self._smtp.login(settings.user, password)
+        return self._smtp
+
+    def _abandon(self) -> None:
+        """Drop the connection without QUIT: after a failure it may hang or be gone."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    def _classify(self, exc: BaseException) -> DeliveryError:
+        """The DeliveryError that says what went wrong, with secrets removed."""
+        failure = _classify(exc, self.address, self.settings.timeout)
+        text = self._redact(str(failure))
+        if isinstance(failure, RecipientRejected):
+            return RecipientRejected(text, failure.code, failure.recipient)
+        return type(failure)(text, failure.code)
+
+    def _redact(self, text: str) -> str:
+        """The text with every form of the password replaced."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[password]")
+        return text
+
+
+def _classify(exc: BaseException, where: str, timeout: float) -> DeliveryError:
+    """Map an smtplib, socket or ssl exception to the failure it means."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        recipient, (code, reply) = next(iter(exc.recipients.items()))
+        text = f"{code} {_one_line(reply)} (recipient {recipient})"
+        if 500 <= code < 600:
+            return RecipientRejected(text, code, recipient)
+        return TemporaryFailure(text, code)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        text = f"{exc.smtp_code} {_one_line(exc.smtp_error)} (login refused by {where})"
+        return _by_code(text, exc.smtp_code)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = f"{exc.smtp_code} {_one_line(exc.smtp_error)}"
+        if isinstance(exc, smtplib.SMTPSenderRefused):
+            text += f" (sender {exc.sender})"
+        elif isinstance(exc, smtplib.SMTPConnectError):
+            text += f" (greeting from {where})"
+        return _by_code(text, exc.smtp_code)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        if _caused_by(exc, TimeoutError):
+            return TemporaryFailure(f"{where} did not answer within {timeout:g}s")
+        return TemporaryFailure(f"{where} closed the connection before accepting the message")
+    if isinstance(exc, smtplib.SMTPException):
+        # What remains (no STARTTLS, no AUTH, no usable AUTH method) is a setup mismatch.
+        return PermanentFailure(f"{where}: {exc}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return PermanentFailure(f"the certificate of {where} is not trusted: {exc.verify_message}")
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return TemporaryFailure(f"{where} closed the connection during the TLS handshake")
+    if isinstance(exc, ssl.SSLError):
+        return PermanentFailure(f"TLS with {where} failed: {exc.reason or exc}")
+    if isinstance(exc, ConnectionRefusedError):
+        return TemporaryFailure(f"the server refused the connection ({where})")
+    if isinstance(exc, TimeoutError):
+        return TemporaryFailure(f"{where} did not answer within {timeout:g}s")
+    if isinstance(exc, socket.gaierror):
+        return TemporaryFailure(f"cannot find the server {where}: {exc.strerror}")
+    if isinstance(exc, OSError):
+        return TemporaryFailure(f"cannot talk to {where}: {exc.strerror or exc}")
+    return TemporaryFailure(f"{where}: {type(exc).__name__}")
+
+
+def _by_code(text: str, code: int) -> DeliveryError:
+    """5xx is permanent; 4xx, and anything unexpected, may pass."""
+    if 500 <= code < 600:
+        return PermanentFailure(text, code)
+    return TemporaryFailure(text, code)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is in the exception's chain (smtplib wraps socket errors)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _one_line(reply: bytes | str) -> str:
+    """A server's (possibly multi-line) reply as one short readable line."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_REPLY else text[: _MAX_REPLY - 1] + "…"
+
+
+def _recipient(message: EmailMessage) -> str:
+    """The single To address; ValueError otherwise (one message goes to one subscriber)."""
+    addresses = [a for _, a in getaddresses([str(v) for v in message.get_all("To", [])]) if a]
+    if len(addresses) != 1:
+        raise ValueError(f"a message goes to exactly one To address, not {len(addresses)}")
+    return addresses[0]
+
+
+def _secret_forms(user: str, password: str) -> tuple[str, ...]:
+    """The password as written and as it travels in AUTH PLAIN and AUTH LOGIN."""
+    if not password:
+        return ()
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    return (password, b64(password), b64(f"\0{user}\0{password}"))
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether the host is this machine, where an unencrypted login is harmless."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def transport_for(settings: DeliverySettings, outbox: Path, env: Mapping[str, str]) -> Transport:
+    """The transport the settings ask for: the outbox folder or the SMTP server."""
+    if settings.method == "smtp":
+        return SmtpTransport(settings.smtp, env)
+    return OutboxTransport(outbox)

@@ -1,0 +1,140 @@
+"""Digests: each development once, in the subscriber's categories, reserved before sending."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+import config
+from alerts.delivery import OutboxTransport
+from alerts.digest import Postman
+from alerts.subscribers import choices, subscribe
+from pipeline.ingest import Ingestor
+from pipeline.store import Store
+from tests.helpers import ROOT
+from tests.pipeline.test_understand import CAST_A, DELAY, RELEASE, page
+
+DAY = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+KNOWN = ("cast", "release", "plot", "production")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> config.Settings:
+    path = tmp_path / "sequelwatch.toml"
+    path.write_text(
+        f'database = "store.db"\ntopic = "{ROOT}/config/topics/alita-battle-angel-2.toml"\n'
+        f'sources = "{ROOT}/config/sources.toml"\n[delivery]\noutbox = "outbox"\n'
+        'base_url = "https://watch.example.org"\nfrom = "Alita watch <alerts@watch.example.org>"\n',
+        encoding="utf-8",
+    )
+    return config.load(path)
+
+
+@pytest.fixture
+def store(settings: config.Settings) -> Store:
+    """A store with two developments: a casting statement and a release window."""
+    opened = Store(settings.database)
+    ingest = Ingestor(opened, settings.topic, settings.stories).ingest
+    ingest(
+        page(
+            "https://a.example/cast",
+            "Rosa Salazar will return as Alita in Alita 2",
+            CAST_A,
+            "The Trade Ledger",
+            DAY,
+        )
+    )
+    ingest(
+        page(
+            "https://d.example/window",
+            "Alita: Battle Angel 2 won't arrive before 2030",
+            RELEASE,
+            "Reel Dispatch",
+            DAY + timedelta(hours=10),
+        )
+    )
+    return opened
+
+
+def sent(folder: Path) -> list[EmailMessage]:
+    """The messages in the outbox, oldest first."""
+    files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime)
+    return [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]  # type: ignore[misc]
+
+
+def postman(store: Store, settings: config.Settings, now: datetime) -> Postman:
+    return Postman(store, settings, OutboxTransport(settings.outbox), now=lambda: now)
+
+
+def test_each_development_reaches_a_subscriber_once(
+    store: Store, settings: config.Settings
+) -> None:
+    subscribe(
+        store, "fan@example.org", choices(None, "daily", "Europe/Rome", KNOWN), confirmed=True
+    )
+    now = DAY + timedelta(days=1)
+    report = postman(store, settings, now).run()
+    assert len(report.sent) == 1
+    [message] = sent(settings.outbox)
+    assert message["To"] == "fan@example.org"
+    assert "Alita" in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    assert "Rosa Salazar" in text and "2030" in text
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "https://watch.example.org/unsubscribe/" in message["List-Unsubscribe"]
+
+    # the next day, nothing new: nothing is sent
+    later = postman(store, settings, now + timedelta(days=1)).run()
+    assert later.sent == [] and later.nothing_new == 1
+    # a new development (the release window moves) is sent, and only it
+    Ingestor(store, settings.topic, settings.stories).ingest(
+        page(
+            "https://e.example/delay",
+            "Alita: Battle Angel 2 delayed to 2031",
+            DELAY,
+            "Studio Desk",
+            now + timedelta(days=1),
+            seen=now + timedelta(days=1, hours=1),
+        )
+    )
+    third = postman(store, settings, now + timedelta(days=2)).run()
+    assert len(third.sent) == 1
+    newest = sent(settings.outbox)[-1].get_body(("plain",)).get_content()
+    assert "2031" in newest and "Rosa Salazar will return" not in newest
+
+
+def test_only_the_chosen_categories_and_only_confirmed_subscribers(
+    store: Store, settings: config.Settings
+) -> None:
+    subscribe(store, "cast@example.org", choices(["cast"], "daily", "UTC", KNOWN), confirmed=True)
+    subscribe(store, "plot@example.org", choices(["plot"], "daily", "UTC", KNOWN), confirmed=True)
+    subscribe(store, "pending@example.org", choices(None, "daily", "UTC", KNOWN), confirmed=False)
+    report = postman(store, settings, DAY + timedelta(days=1)).run()
+    assert [line.split(":")[0] for line in report.sent] == ["cast@example.org"]
+    text = sent(settings.outbox)[0].get_body(("plain",)).get_content()
+    assert "Rosa Salazar" in text and "no earlier than 2030" not in text
+
+
+def test_dry_run_and_to_send_nothing_else(store: Store, settings: config.Settings) -> None:
+    subscribe(store, "a@example.org", choices(None, "daily", "UTC", KNOWN), confirmed=True)
+    subscribe(store, "b@example.org", choices(None, "weekly", "UTC", KNOWN), confirmed=True)
+    now = DAY + timedelta(days=1)
+    planned = postman(store, settings, now).run(dry_run=True)
+    assert len(planned.planned) == 2 and planned.sent == []
+    assert not settings.outbox.exists() or not list(settings.outbox.glob("*.eml"))
+    only = postman(store, settings, now).run(to="b@example.org")
+    assert [line.split(":")[0] for line in only.sent] == ["b@example.org"]
+    daily = postman(store, settings, now).run(frequency="daily")
+    assert [line.split(":")[0] for line in daily.sent] == ["a@example.org"]
+
+
+def test_the_web_copy_is_written(store: Store, settings: config.Settings) -> None:
+    subscribe(store, "a@example.org", choices(None, "daily", "UTC", KNOWN), confirmed=True)
+    mailman = postman(store, settings, DAY + timedelta(days=1))
+    mailman.run()
+    assert mailman.web_copy.exists()
+    assert "Rosa Salazar" in mailman.web_copy.read_text(encoding="utf-8")
