@@ -30,7 +30,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 run: $(STAMP)
-	$(BIN)/sequelwatch crawl
+	$(BIN)/sequelwatch daemon
 
 eval: $(STAMP)
 	$(BIN)/python -m pipeline.evaluate tests/data/eval/dev tests/data/eval/heldout

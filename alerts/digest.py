@@ -24,6 +24,7 @@ from alerts.delivery import DeliveryError, RecipientRejected, Transport
 from alerts.message import build_message, make_message_id, parse_message
 from alerts.records import Digest, Rendered, StoryItem
 from alerts.render import render_confirmation, render_digest, write_web_copy
+from alerts.schedule import DueCheck
 from pipeline.store import Store, iso, utcnow
 
 logger = logging.getLogger(__name__)
@@ -77,11 +78,13 @@ class Postman:
         settings: config.Settings,
         transport: Transport,
         now: Callable[[], datetime] = utcnow,
+        due: DueCheck | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.transport = transport
         self.now = now
+        self.due_check = due
         self.categories = tuple(settings.topic.categories) or (
             "cast",
             "release",
@@ -158,8 +161,14 @@ class Postman:
     # -- sending -------------------------------------------------------------------------
 
     def due(self, subscriber: Mapping[str, Any]) -> bool:
-        """Whether a subscriber's next digest is due (instant ones always are)."""
+        """Whether a subscriber's next digest is due (instant ones always are).
+
+        By hand (`sequelwatch digest`) a digest is due a period after the last one; the
+        daemon passes its own check (daily_at / weekly_on in the subscriber's zone).
+        """
         last = _when(self.store.last_sent(subscriber["id"]))
+        if self.due_check is not None:
+            return self.due_check(subscriber, last, self.now())
         period = PERIODS.get(subscriber["frequency"], PERIODS["daily"])
         return last is None or self.now() - last >= period
 

@@ -8,6 +8,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -153,6 +154,72 @@ class DeliverySettings(_Model):
         return value
 
 
+class ScheduleSettings(_Model):
+    """When the daemon sends digests, and how it treats a crawl that runs long."""
+
+    timezone: str = "UTC"  # for daily_at / weekly_on when a subscriber set no zone
+    daily_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "08:00"
+    weekly_on: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    crawl_timeout: str = "20m"  # a crawl child still running then is stopped
+    grace: str = "30s"  # on SIGTERM, how long a running crawl or send may finish
+    jitter: Annotated[float, Field(ge=0, le=0.5)] = 0.1  # share of a source's interval
+
+    @field_validator("jitter", mode="before")
+    @classmethod
+    def _int_is_a_number(cls, value: Any) -> Any:
+        """Accept 0 where 0.0 is meant."""
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        """An IANA time zone name."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone such as UTC or Europe/Rome") from None
+        return value
+
+    @field_validator("crawl_timeout", "grace")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        """Check the duration parses."""
+        parse_duration(value)
+        return value
+
+
+class WebSettings(_Model):
+    """The daemon's small web face."""
+
+    enabled: bool = True
+    listen: Annotated[str, Field(pattern=r"^[^\s:]+:\d{1,5}$")] = "127.0.0.1:8750"
+
+    @property
+    def host(self) -> str:
+        """The address to listen on."""
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        """The port to listen on."""
+        return int(self.listen.rpartition(":")[2])
+
+
+class OperatorSettings(_Model):
+    """Who hears about failing sources, and when."""
+
+    operator: str = ""  # an address; empty: operator alerts only in the log and `status`
+    failures: Annotated[int, Field(ge=1, le=100)] = 3  # consecutive failures that alert
+    silent_after: str = "7d"  # a source that yielded articles and then none this long
+
+    @field_validator("silent_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        """Check the duration parses."""
+        parse_duration(value)
+        return value
+
+
 class Source(_Model):
     """One configured feed, news search feed, listing page or sitemap."""
 
@@ -208,6 +275,9 @@ class Settings(_Model):
     stories: StorySettings = StorySettings()
     delivery: DeliverySettings = DeliverySettings()
     outbox: Path = Path("data/outbox")  # the delivery outbox, resolved against the file
+    schedule: ScheduleSettings = ScheduleSettings()
+    web: WebSettings = WebSettings()
+    alerts: OperatorSettings = OperatorSettings()
 
     def source(self, name: str) -> Source:
         """The source of that name; KeyError when there is none."""
@@ -224,6 +294,9 @@ class _MainFile(_Model):
     crawl: CrawlSettings = CrawlSettings()
     stories: StorySettings = StorySettings()
     delivery: DeliverySettings = DeliverySettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    web: WebSettings = WebSettings()
+    alerts: OperatorSettings = OperatorSettings()
 
 
 class _SourcesFile(_Model):
@@ -298,4 +371,7 @@ def load(
         stories=main.stories,
         delivery=main.delivery,
         outbox=(base / main.delivery.outbox).resolve(),
+        schedule=main.schedule,
+        web=main.web,
+        alerts=main.alerts,
     )

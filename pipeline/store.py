@@ -241,6 +241,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_subscriber_story ON deliveries(subscriber_id, story_id, developed_at);
     """,
+    # 4: what the operator was last told about each source (told once when it breaks,
+    # once when it recovers).
+    """
+    ALTER TABLE sources ADD COLUMN alert_state TEXT;
+    ALTER TABLE sources ADD COLUMN alerted_at TEXT;
+    """,
 )
 
 # When an article's news happened, as indexed by articles_moment (keep the two identical).
@@ -395,13 +401,22 @@ class Store:
                 (http_status, error, iso(when or utcnow()), name),
             )
 
+    def set_source_alert(self, name: str, state: str | None, when: datetime) -> None:
+        """Remember what the operator was told about a source (None: nothing is wrong)."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE sources SET alert_state = ?, alerted_at = ? WHERE name = ?",
+                (state, iso(when), name),
+            )
+
     def sources_health(self) -> list[dict[str, Any]]:
         """Every source with its health and its result in the last run that crawled it."""
         rows = []
         for row in self.db.query(
             "SELECT s.name, s.kind, s.url, s.enabled, s.last_status, s.last_http_status,"
             " s.last_error, s.failures, s.etag, s.last_modified, s.last_fetched, s.last_ok,"
-            " s.last_new_article, r.run_id, r.requests, r.not_modified, r.new_articles,"
+            " s.last_new_article, s.alert_state, s.alerted_at,"
+            " r.run_id, r.requests, r.not_modified, r.new_articles,"
             " r.prefiltered, r.errors"
             " FROM sources s LEFT JOIN source_runs r ON r.source = s.name"
             " AND r.run_id = (SELECT max(run_id) FROM source_runs WHERE source = s.name)"

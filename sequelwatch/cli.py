@@ -14,7 +14,7 @@ import click
 from tabulate import tabulate
 
 import config
-from pipeline.store import Store, StoreError, read_only_query
+from pipeline.store import Store, StoreError, read_only_query, utcnow
 
 logger = logging.getLogger("sequelwatch")
 
@@ -140,21 +140,36 @@ def status(ctx: click.Context, as_json: bool, runs: int) -> None:
         articles = store.article_count()
     finally:
         store.close()
+    from alerts.health import health_of
+    from sequelwatch.daemon import daemon_info
+
     configured = {s.name for s in settings.sources}
+    now = utcnow()
     for row in sources:
         row["configured"] = row["name"] in configured
         row["enabled"] = bool(row["enabled"])
+        row["health"] = health_of(row, settings, now)
+    info = daemon_info(settings.database)
+    jobs = info.pop("jobs", [])
     if as_json:
         _echo_json(
             {
                 "database": str(settings.database),
                 "articles": articles,
+                "daemon": info,
+                "jobs": jobs,
                 "sources": sources,
                 "runs": recent,
             }
         )
         return
-    click.echo(f"store: {settings.database} ({articles} articles about the topic)\n")
+    running = (
+        f"running, pid {info['pid']}, since {info['started']}" if info["running"] else "not running"
+    )
+    click.echo(f"store: {settings.database} ({articles} articles about the topic)")
+    click.echo(f"daemon: {running}\n")
+    if jobs:
+        click.echo(_table(jobs, ["id", "next_run"]) + "\n")
     for row in sources:
         last = row["last_result"]
         row["last_result"] = (
@@ -167,6 +182,7 @@ def status(ctx: click.Context, as_json: bool, runs: int) -> None:
                 "name",
                 "kind",
                 "enabled",
+                "health",
                 "last_status",
                 "failures",
                 "last_fetched",
@@ -413,6 +429,59 @@ def demo(folder: str | None) -> None:
         run_demo(Path(folder) if folder else None, click.echo)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per event; json for log shippers.",
+)
+@click.pass_context
+def daemon(ctx: click.Context, log_format: str) -> None:
+    """Run on schedule: crawl each source at its interval, send digests, serve the web face."""
+    from sequelwatch.daemon import Daemon, DaemonError
+
+    _setup_daemon_logging(log_format)
+    path = ctx.obj.get("config_path")
+    try:
+        runner = Daemon(Path(path) if path else None)
+    except (DaemonError, config.ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    ctx.exit(runner.run())
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as JSON."""
+        data = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            data["error"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def _setup_daemon_logging(log_format: str) -> None:
+    """The daemon logs one line per event to stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _JsonFormatter()
+        if log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for name in ("apscheduler", "aiohttp.access", "scrapy", "twisted"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main() -> None:

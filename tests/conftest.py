@@ -22,3 +22,7 @@ def world() -> Iterator[SampleWorld]:
 def world_config(world: SampleWorld, tmp_path: Path) -> Path:
     """A configuration whose sources are the sample world's, with a fresh store."""
     return write_config(tmp_path, world.base_url)
+
+
+# The loopback SMTP servers serve every package's tests, not only alerts'.
+from tests.alerts.conftest import smtp_server, tls_certificate  # noqa: E402,F401
