@@ -38,13 +38,15 @@ class WebThread(threading.Thread):
         self.loop.run_forever()
         if self.runner is not None:
             self.loop.run_until_complete(self.runner.cleanup())
+        self.loop.run_until_complete(self.loop.shutdown_default_executor())
         self.loop.close()
 
     async def _start(self) -> None:
         """Build the app and listen."""
-        from sequelwatch.web import make_app
+        from sequelwatch.web import RedactingAccessLogger, make_app
 
-        self.runner = web.AppRunner(make_app(self.settings), access_log=None)
+        # the access log never shows a subscriber's token
+        self.runner = web.AppRunner(make_app(self.settings), access_log_class=RedactingAccessLogger)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.web.host, self.settings.web.port)
         await site.start()
