@@ -89,6 +89,7 @@ class _Vocabulary:
     other_films: re.Pattern[str] | None
     earlier_film: re.Pattern[str] | None
     role: re.Pattern[str] | None
+    ours: re.Pattern[str] | None  # what names our film: aliases, franchise, sequel words
     people: tuple[tuple[str, str, str], ...]  # (name as written, normalized, surname)
 
 
@@ -128,6 +129,9 @@ def _vocabulary(topic: Topic) -> _Vocabulary:
         other_films=_any(facts.other_films),
         earlier_film=_any(topic.classify.earlier_film),
         role=_role_pattern(topic),
+        ours=terms_pattern(
+            (*topic.aliases, *topic.franchise, *(w for g in topic.sequel_words.values() for w in g))
+        ),
         people=tuple((p, normalize(p), normalize(p).split()[-1]) for p in people),
     )
 
@@ -202,11 +206,24 @@ def _windows(ctx: _Context, item: Evidence) -> Iterator[tuple[tuple[int, int], F
 
 
 def _about_sequel(ctx: _Context, text: str, position: int) -> bool:
-    """True unless the clause around a date speaks of another film or of the earlier one."""
+    """True unless the date belongs to another film or to the earlier one.
+
+    It does when its clause names one, or when the last film named before it in the
+    sentence is another one ("will wait for the final Avatar film, due in December 2028").
+    """
     start, end = _clause(text, position)
     clause = text[start:end]
     guards = (ctx.vocabulary.other_films, ctx.vocabulary.earlier_film)
-    return not any(guard and guard.search(clause) for guard in guards)
+    if any(guard and guard.search(clause) for guard in guards):
+        return False
+    other = ctx.vocabulary.other_films
+    before = text[:position]
+    last_other = max((m.end() for m in other.finditer(before)), default=-1) if other else -1
+    if last_other < 0:
+        return True
+    ours = ctx.vocabulary.ours
+    last_ours = max((m.end() for m in ours.finditer(before)), default=-1) if ours else -1
+    return last_ours > last_other
 
 
 def _dates(ctx: _Context, item: Evidence, taken: list[tuple[int, int]]) -> Iterator[Fact]:

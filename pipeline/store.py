@@ -704,7 +704,8 @@ class Store:
                 before = self._values_before(
                     fact.kind, fact.subject, stated_at, article_id, story_id
                 )
-                change = fact.value not in before
+                # a rewrite repeating what its story already said is no change either
+                change = fact.value not in before and not self._story_says(story_id, fact)
                 replaces = next(iter(before.values()), None) if change else None
                 self.conn.execute(
                     "INSERT INTO facts (article_id, story_id, kind, subject, value, detail,"
@@ -732,6 +733,17 @@ class Store:
                     "UPDATE stories SET last_development = ? WHERE id = ?", (first_seen, story_id)
                 )
         return changes
+
+    def _story_says(self, story_id: int | None, fact: Fact) -> bool:
+        """Whether an article of this story already stated this fact."""
+        if story_id is None:
+            return False
+        row = self.conn.execute(
+            "SELECT 1 FROM facts WHERE story_id = ? AND kind = ? AND subject = ? AND value = ?"
+            " LIMIT 1",
+            (story_id, fact.kind, fact.subject, fact.value),
+        ).fetchone()
+        return row is not None
 
     def _values_before(
         self, kind: str, subject: str, stated_at: str, article_id: int, story_id: int | None
