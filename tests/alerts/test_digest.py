@@ -16,7 +16,7 @@ from alerts.subscribers import choices, subscribe
 from pipeline.ingest import Ingestor
 from pipeline.store import Store
 from tests.helpers import ROOT
-from tests.pipeline.test_understand import CAST_A, DELAY, RELEASE, page
+from tests.stories import DELAY, add_developments, page
 
 DAY = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 KNOWN = ("cast", "release", "plot", "production")
@@ -38,25 +38,7 @@ def settings(tmp_path: Path) -> config.Settings:
 def store(settings: config.Settings) -> Store:
     """A store with two developments: a casting statement and a release window."""
     opened = Store(settings.database)
-    ingest = Ingestor(opened, settings.topic, settings.stories).ingest
-    ingest(
-        page(
-            "https://a.example/cast",
-            "Rosa Salazar will return as Alita in Alita 2",
-            CAST_A,
-            "The Trade Ledger",
-            DAY,
-        )
-    )
-    ingest(
-        page(
-            "https://d.example/window",
-            "Alita: Battle Angel 2 won't arrive before 2030",
-            RELEASE,
-            "Reel Dispatch",
-            DAY + timedelta(hours=10),
-        )
-    )
+    add_developments(opened, settings.topic, settings.stories)
     return opened
 
 

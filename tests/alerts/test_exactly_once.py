@@ -19,13 +19,12 @@ import config
 from alerts.delivery import SmtpTransport
 from alerts.digest import Postman
 from alerts.subscribers import choices, subscribe
-from pipeline.ingest import Ingestor
 from pipeline.store import Store
 from tests.alerts.conftest import StartServer
 from tests.alerts.smtp_servers import FailingHandler, RecordingHandler, RejectingHandler
 from tests.alerts.test_digest import DAY, KNOWN
 from tests.helpers import ROOT
-from tests.pipeline.test_understand import CAST_A, RELEASE, page
+from tests.stories import add_developments
 
 
 def smtp_config(folder: Path, port: int) -> config.Settings:
@@ -45,25 +44,7 @@ def smtp_config(folder: Path, port: int) -> config.Settings:
 def fill(settings: config.Settings, *addresses: str) -> Store:
     """A store with two developments and confirmed subscribers."""
     store = Store(settings.database)
-    ingest = Ingestor(store, settings.topic, settings.stories).ingest
-    ingest(
-        page(
-            "https://a.example/cast",
-            "Rosa Salazar will return as Alita in Alita 2",
-            CAST_A,
-            "The Trade Ledger",
-            DAY,
-        )
-    )
-    ingest(
-        page(
-            "https://d.example/window",
-            "Alita: Battle Angel 2 won't arrive before 2030",
-            RELEASE,
-            "Reel Dispatch",
-            DAY + timedelta(hours=10),
-        )
-    )
+    add_developments(store, settings.topic, settings.stories)
     for address in addresses:
         subscribe(store, address, choices(None, "daily", "UTC", KNOWN), confirmed=True)
     return store

@@ -27,7 +27,7 @@ from pipeline.ingest import Ingestor
 from pipeline.store import Store
 from sequelwatch.web import FACE, SECURITY_HEADERS, BackgroundServer, make_app
 from tests.helpers import ROOT
-from tests.pipeline.test_understand import CAST_A, DAY, DELAY, RELEASE, page
+from tests.stories import CAST_A, DAY, DELAY, RELEASE, page
 
 KNOWN = ("cast", "release", "plot", "production")
 HOSTILE_TITLE = '<script>alert("owned")</script> Rosa Salazar will return as Alita in Alita 2'

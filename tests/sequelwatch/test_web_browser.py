@@ -28,7 +28,7 @@ from pipeline.ingest import Ingestor
 from pipeline.store import Store, utcnow
 from sequelwatch.web import BackgroundServer, make_app
 from tests.helpers import ROOT
-from tests.pipeline.test_understand import CAST_A, RELEASE, page
+from tests.stories import CAST_A, RELEASE, page
 
 HOSTILE_TITLE = '<script>alert("owned")</script> Rosa Salazar will return as Alita in Alita 2'
 CHROME_ARGS = (
