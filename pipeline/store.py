@@ -286,6 +286,9 @@ class Store:
         self.db = sqlite_utils.Database(path)
         self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.db.execute("PRAGMA foreign_keys = ON")
+        # In WAL mode NORMAL never corrupts the store; a power cut may cost the last
+        # commits, a crashed process costs nothing (FULL would fsync every article).
+        self.db.execute("PRAGMA synchronous = NORMAL")
         self.migrate()
 
     def close(self) -> None:
@@ -632,20 +635,22 @@ class Store:
         return int(row[0]) if row and row[0] is not None else None
 
     def story_candidates(
-        self, since: str, until: str
-    ) -> list[tuple[int, int, list[str], datetime]]:
-        """(story, article, evidence keys, when) of the story articles whose news is in a window.
+        self, since: str, until: str, near: str, limit: int = 300
+    ) -> list[tuple[int, int, str, datetime]]:
+        """(story, article, evidence as stored, when) of the story articles in a time window.
 
         An article's news happened when it was published, or when it was first seen if that
-        came earlier (a publication date in the future is not believed).
+        came earlier (a publication date in the future is not believed). A busy window
+        gives the `limit` articles nearest in time: rewrites come within hours.
         """
         rows = self.conn.execute(
             f"SELECT story_id, id, evidence, {_MOMENT} AS moment FROM articles"
-            f" WHERE {_MOMENT} BETWEEN ? AND ? AND story_id IS NOT NULL AND duplicate_of IS NULL",
-            (since, until),
+            f" WHERE {_MOMENT} BETWEEN ? AND ? AND story_id IS NOT NULL AND duplicate_of IS NULL"
+            f" ORDER BY abs(julianday({_MOMENT}) - julianday(?)) LIMIT ?",
+            (since, until, near, limit),
         )
         return [
-            (int(story), int(article), json.loads(keys), datetime.fromisoformat(when))
+            (int(story), int(article), keys, datetime.fromisoformat(when))
             for story, article, keys, when in rows
         ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import math
 import re
 from collections import Counter
@@ -145,19 +146,33 @@ def closeness(hours: float, window_hours: float) -> float:
 def best_story(
     keys: frozenset[str],
     when: datetime,
-    members: Sequence[tuple[int, int, Sequence[str], datetime]],
+    members: Sequence[tuple[int, int, frozenset[str], datetime]],
     threshold: float,
     window_hours: float,
 ) -> tuple[int, float] | None:
     """The story whose article is most like this one, if alike enough: (story id, score)."""
     if not keys or not members:
         return None
-    rarity: Counter[str] = Counter(k for _, _, member, _ in members for k in set(member))
+    rarity: Counter[str] = Counter()
+    for _, _, member, _ in members:
+        rarity.update(member)
     total = len(members)
+    weights = {key: _weight(key, rarity, total) for key in rarity.keys() | keys}
+    mine = sum(weights[key] for key in keys)
     best: tuple[int, float] | None = None
     for story_id, _, member, seen in members:
-        hours = abs((when - seen).total_seconds()) / 3600
-        score = similarity(keys, member, rarity, total) * closeness(hours, window_hours)
+        shared = keys & member
+        if not shared:
+            continue  # nothing in common: nothing to weigh
+        common = sum([weights[key] for key in shared])
+        union = mine + sum([weights[key] for key in member]) - common
+        score = common / union * closeness(abs((when - seen).total_seconds()) / 3600, window_hours)
         if score >= threshold and (best is None or score > best[1]):
             best = (story_id, score)
     return best
+
+
+@functools.lru_cache(maxsize=200_000)
+def parse_evidence(stored: str) -> frozenset[str]:
+    """Stored evidence (a JSON list) as a set, parsed once per distinct value."""
+    return frozenset(json.loads(stored))

@@ -10,7 +10,7 @@ from pipeline.dedupe import Signature, best_match, signature
 from pipeline.facts import analyse
 from pipeline.records import Analysis
 from pipeline.store import Store, iso
-from pipeline.stories import best_story, evidence_keys
+from pipeline.stories import best_story, evidence_keys, parse_evidence
 
 # A fact read from a hedged or general remark ("sequels have been greenlit on less") comes
 # out below this: it is no claim about the sequel, and it is not recorded.
@@ -118,7 +118,12 @@ def _place(
         # when the news happened: a first crawl sees a week of news at once
         moment = min(subject.published or subject.first_seen, subject.first_seen)
         window = timedelta(seconds=settings.window_seconds)
-        members = store.story_candidates(iso(moment - window) or "", iso(moment + window) or "")
+        members = [
+            (story, article, parse_evidence(stored), seen)
+            for story, article, stored, seen in store.story_candidates(
+                iso(moment - window) or "", iso(moment + window) or "", iso(moment) or ""
+            )
+        ]
         match = best_story(
             keys, moment, members, settings.join_threshold, settings.window_seconds / 3600
         )
