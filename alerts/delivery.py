@@ -257,7 +257,7 @@ class SmtpTransport:
                 pass
             self._abandon()
         settings = self.settings
-        context = self._ssl_context or ssl.create_default_context()
+        context = self._tls_context() if settings.security != "none" else None
         if settings.security == "ssl":
             self._smtp = _KeepsDataReplySSL(
                 settings.host, settings.port, timeout=settings.timeout, context=context
@@ -271,6 +271,12 @@ class SmtpTransport:
         if settings.user:
             self._smtp.login(settings.user, password)
         return self._smtp
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """The TLS context, made once per transport (loading the CA store is not cheap)."""
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
 
     def _abandon(self) -> None:
         """Drop the connection without QUIT: after a failure it may hang or be gone."""

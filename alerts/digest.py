@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -92,10 +93,19 @@ class Postman:
             "production",
         )
         self.web_copy = settings.outbox.parent / "latest-digest.html"
+        self._items: dict[tuple[int, str, tuple[str, ...]], StoryItem] = {}
+        self._latest: Digest | None = None  # the run's newest digest, for the web copy
 
     # -- composing -----------------------------------------------------------------------
 
     def story_item(self, row: Mapping[str, Any], wanted: tuple[str, ...]) -> StoryItem:
+        """A development as the subscriber sees it (made once per run and choice)."""
+        key = (row["story_id"], row["last_development"] or "", wanted)
+        if key not in self._items:
+            self._items[key] = self._story_item(row, wanted)
+        return self._items[key]
+
+    def _story_item(self, row: Mapping[str, Any], wanted: tuple[str, ...]) -> StoryItem:
         """A development as the subscriber sees it, filed under its main category."""
         story_categories = tuple(c for c in (row["categories"] or "").split(",") if c)
         main = row["main_category"]
@@ -177,8 +187,20 @@ class Postman:
     ) -> SendReport:
         """Send what is pending, then each due subscriber's new developments."""
         report = SendReport()
-        if not dry_run:
-            self.retry_pending(report)
+        with _batch(self.transport):  # one connection for the run, where the transport can
+            if not dry_run:
+                self.retry_pending(report)
+            self._each_subscriber(report, frequency, to, dry_run)
+        if self._latest is not None:
+            # the web copy is for anyone: without any subscriber's personal links
+            write_web_copy(render_digest(replace(self._latest, token="")), self.web_copy)
+            self._latest = None
+        return report
+
+    def _each_subscriber(
+        self, report: SendReport, frequency: str | None, to: str | None, dry_run: bool
+    ) -> None:
+        """Deliver the digest of every subscriber chosen and due."""
         for subscriber in self.store.subscribers():
             if subscriber["status"] != "active":
                 continue
@@ -189,7 +211,6 @@ class Postman:
             if to is None and not self.due(subscriber):
                 continue
             self.deliver_digest(subscriber, report, dry_run)
-        return report
 
     def deliver_digest(
         self, subscriber: Mapping[str, Any], report: SendReport, dry_run: bool
@@ -206,8 +227,8 @@ class Postman:
                 f"{subscriber['email']}: {rendered.subject} ({len(stories)} stories)"
             )
             return
-        # the web copy is for anyone: without this subscriber's personal links
-        write_web_copy(render_digest(replace(digest, token="")), self.web_copy)
+        if self._latest is None or len(digest.stories) >= len(self._latest.stories):
+            self._latest = digest
         key = hashlib.sha256(f"{subscriber['id']}|{iso(self.now())}|{stories}".encode()).hexdigest()
         message = self.message(rendered, subscriber, key)
         kind = "instant" if subscriber["frequency"] == "instant" else "digest"
@@ -305,6 +326,16 @@ class Postman:
         if report.sent:
             return report.sent[0]
         raise DeliveryError((report.failed or report.rejected or ["not sent"])[0])
+
+
+@contextmanager
+def _batch(transport: Transport) -> Iterator[None]:
+    """Keep one connection for a run when the transport can (SMTP); else nothing."""
+    if isinstance(transport, AbstractContextManager):
+        with transport:
+            yield
+    else:
+        yield
 
 
 def outbox_files(folder: Path) -> list[Path]:
