@@ -1,0 +1,139 @@
+"""`make bench`: every benchmark in one run, as ratios; writes results.json and RESULTS.md.
+
+Each figure is the median of several runs with the min and max beside it (the machines
+are shared and noisy: absolute times drift, ratios hold). Targets are those of issue 6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+# key -> (description, target text, passes(value) or None)
+TARGETS: dict[str, tuple[str, str, Callable[[float], bool] | None]] = {
+    "pipeline_vs_bare": (
+        "sequelwatch pages/s / bare Scrapy spider's",
+        ">= 0.6",
+        lambda v: v >= 0.6,
+    ),
+    "trafilatura_vs_ours": (
+        "trafilatura --feed pages/s / ours",
+        "< 1 (ours ahead)",
+        lambda v: v < 1,
+    ),
+    "newsplease_vs_ours": ("news-please pages/s / ours", "< 1 (ours ahead)", lambda v: v < 1),
+    "recrawl_bytes_share": ("second crawl's bytes / first's", "<= 0.05", lambda v: v <= 0.05),
+    "requests_per_kept": (
+        "requests per article kept (1 % relevant feed)",
+        "<= 1.5",
+        lambda v: v <= 1.5,
+    ),
+    "ingest_100k_vs_1k": ("ingest cost at 100,000 / at 1,000", "<= 1.5", lambda v: v <= 1.5),
+    "crawl_peak_rss_mb": ("peak RSS ingesting at 100,000 (MB)", "< 300", lambda v: v < 300),
+    "digests_per_s": (
+        "digests delivered per second (1,000 subscribers)",
+        ">= 100",
+        lambda v: v >= 100,
+    ),
+    "daemon_idle_rss_mb": ("daemon idle for a minute, RSS (MB)", "< 100", lambda v: v < 100),
+}
+
+
+def machine() -> str:
+    """The machine in one line."""
+    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    memory = next(
+        (
+            line.split()[1]
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        "?",
+    )
+    return (
+        f"{platform.machine()}, {cores} cores, {int(memory) // 1024 // 1024} GiB,"
+        f" Python {platform.python_version()}, {platform.platform()}"
+    )
+
+
+def collect(pages: int, runs: int, quick: bool) -> dict[str, Any]:
+    """Run every benchmark and gather their figures."""
+    from bench import daemon_idle, delivery, growth, selectivity, throughput
+
+    results: dict[str, Any] = {"machine": machine(), "date": datetime.now(UTC).isoformat()}
+    sections = {
+        "throughput": lambda: throughput.throughput(pages, runs),
+        "steady_state": lambda: throughput.steady_state(pages, runs),
+        "selectivity": lambda: selectivity.selectivity(5000, 0.01, runs),
+        "growth": lambda: growth.growth(
+            [1000, 10000] if quick else [1000, 10000, 100000], 1000, runs
+        ),
+        "delivery": lambda: delivery.delivery(1000, 20, runs),
+        "daemon_idle": lambda: daemon_idle.daemon_idle(60.0),
+    }
+    for name, run in sections.items():
+        print(f"== {name}", flush=True)
+        try:
+            figures = run()
+        except Exception as exc:  # one broken benchmark must not hide the others
+            figures = {"error": f"{type(exc).__name__}: {exc}"}
+        results[name] = figures
+        for key in TARGETS:
+            if key in figures and key not in results:
+                value = figures[key]  # a {median, min, max} figure keeps its median here
+                results[key] = value.get("median") if isinstance(value, dict) else value
+        print(json.dumps(figures, indent=2, default=str), flush=True)
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    """The figures against their targets, as a Markdown table."""
+    lines = ["| figure | value | target | met |", "|---|---|---|---|"]
+    for key, (what, target, passes) in TARGETS.items():
+        value = results.get(key)
+        met = "n/a" if value is None or passes is None else ("yes" if passes(value) else "NO")
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        lines.append(f"| {what} (`{key}`) | {shown} | {target} | {met} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Parse the flags, run, print the table, write results.json and RESULTS.md."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="Skip the 100,000-article store.")
+    args = parser.parse_args()
+    results = collect(args.pages, args.runs, args.quick)
+    (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    report = "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            f"Machine: {results['machine']}  ",
+            f"Date: {results['date']}  ",
+            f"Pages: {args.pages}; runs per figure: {args.runs} (median; min and max in"
+            " results.json).",
+            "",
+            table(results),
+            "",
+            "Details of every section are in `bench/results.json`.",
+            "",
+        ]
+    )
+    (HERE / "RESULTS.md").write_text(report)
+    print("\n" + table(results))
+
+
+if __name__ == "__main__":
+    main()
