@@ -221,8 +221,15 @@ class SmtpTransport:
         self._secrets = _secret_forms(self.settings.user, password)
         log.debug("sending %s to %s through %s", mid, recipient, self.address)
         try:
-            smtp = self._connection(password)
-            smtp.send_message(message, to_addrs=[recipient])
+            smtp, reused = self._connection(password)
+            try:
+                smtp.send_message(message, to_addrs=[recipient])
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                if not reused:
+                    raise
+                self._abandon()  # the kept connection went stale: one fresh try
+                smtp, _ = self._connection(password)
+                smtp.send_message(message, to_addrs=[recipient])
             code, reply = smtp.data_reply
         except (smtplib.SMTPException, OSError) as exc:
             self._abandon()
@@ -247,15 +254,14 @@ class SmtpTransport:
             )
         return password
 
-    def _connection(self, password: str) -> _KeepsDataReply:
-        """The kept connection if it still answers, else a new, logged-in one."""
+    def _connection(self, password: str) -> tuple[_KeepsDataReply, bool]:
+        """The kept connection (and True), else a new, logged-in one (and False).
+
+        A kept connection is not probed with NOOP before each message (a round trip per
+        message); a send that finds it gone reconnects once instead.
+        """
         if self._smtp is not None:
-            try:
-                if self._smtp.noop()[0] == 250:
-                    return self._smtp
-            except (smtplib.SMTPException, OSError):
-                pass
-            self._abandon()
+            return self._smtp, True
         settings = self.settings
         context = self._tls_context() if settings.security != "none" else None
         if settings.security == "ssl":
@@ -270,7 +276,7 @@ class SmtpTransport:
             self._smtp.ehlo()
         if settings.user:
             self._smtp.login(settings.user, password)
-        return self._smtp
+        return self._smtp, False
 
     def _tls_context(self) -> ssl.SSLContext:
         """The TLS context, made once per transport (loading the CA store is not cheap)."""
