@@ -28,6 +28,16 @@ class Choices:
     timezone: str
 
 
+def new_token() -> str:
+    """A random token of 43 URL-safe characters that does not start with a dash.
+
+    A leading dash would make `sequelwatch confirm TOKEN` read the token as an option.
+    """
+    while (token := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return token
+
+
 def normalize_email(address: str) -> str:
     """A validated, normalised address (no DNS lookups); SubscriberError otherwise."""
     try:
@@ -65,7 +75,7 @@ def subscribe(store: Store, address: str, wanted: Choices, *, confirmed: bool) -
         "categories": ",".join(wanted.categories),
         "frequency": wanted.frequency,
         "timezone": wanted.timezone,
-        "token": secrets.token_urlsafe(32),
+        "token": new_token(),
         "status": "active" if confirmed else "pending",
         "confirmed_at": now if confirmed else None,
     }

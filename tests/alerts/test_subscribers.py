@@ -15,6 +15,7 @@ from alerts.subscribers import (
     choices,
     confirm,
     find,
+    new_token,
     subscribe,
     unsubscribe,
 )
@@ -52,6 +53,12 @@ def test_double_opt_in_and_duplicates(store: Store) -> None:
     assert confirmed["status"] == "active" and confirmed["confirmed_at"]
     with pytest.raises(SubscriberError, match="no subscriber with that token"):
         confirm(store, "wrong-token")
+
+
+def test_tokens_are_long_random_and_never_look_like_options() -> None:
+    tokens = {new_token() for _ in range(3000)}
+    assert len(tokens) == 3000
+    assert all(len(t) == 43 and not t.startswith("-") for t in tokens)
 
 
 def test_leaving_and_coming_back(store: Store) -> None:
