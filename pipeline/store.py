@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -281,6 +282,10 @@ class Store:
         if not create and not path.exists():
             raise StoreError(f"{path}: no store here yet (run `sequelwatch crawl` first)")
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # It holds subscribers' addresses: readable by its owner only. SQLite gives the
+            # -wal and -shm files the same permissions as the database.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         self.path = path
         self._depth = 0
         self.db = sqlite_utils.Database(path)

@@ -158,3 +158,10 @@ def test_the_store_is_a_real_sqlite_file_others_can_read(store: Store) -> None:
     assert other.execute(
         "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'sequel'"
     ).fetchone() == (1,)
+
+
+def test_a_new_store_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    store = Store(tmp_path / "private.db")
+    store.save_article(article("https://a.example/on"))
+    for name in ("private.db", "private.db-wal", "private.db-shm"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
