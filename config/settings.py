@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from config.errors import ConfigError, from_validation
 from config.topic import Topic, load_topic
@@ -33,6 +42,21 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+def _checked_duration(text: str) -> str:
+    """A duration that parses, kept as written."""
+    parse_duration(text)
+    return text
+
+
+def _int_to_float(value: Any) -> Any:
+    """Accept 1 where 1.0 is meant: TOML users write both (a bool stays refused)."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Duration = Annotated[str, AfterValidator(_checked_duration)]
+Number = Annotated[float, BeforeValidator(_int_to_float)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
@@ -40,23 +64,17 @@ class _Model(BaseModel):
 class CrawlSettings(_Model):
     """How politely and how far a crawl goes."""
 
-    download_delay: Annotated[float, Field(ge=0)] = 1.0
+    download_delay: Annotated[Number, Field(ge=0)] = 1.0
     concurrency_per_host: Annotated[int, Field(ge=1, le=64)] = 2
     concurrency: Annotated[int, Field(ge=1, le=256)] = 16
     obey_robots: bool = True
     user_agent: str = f"sequelwatch/{__version__} (+{PROJECT_URL})"
-    timeout: Annotated[float, Field(gt=0)] = 30.0
+    timeout: Annotated[Number, Field(gt=0)] = 30.0
     retries: Annotated[int, Field(ge=0, le=10)] = 2
-    max_retry_after: Annotated[float, Field(ge=0)] = 120.0
+    max_retry_after: Annotated[Number, Field(ge=0)] = 120.0
     max_response_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
     max_listing_pages: Annotated[int, Field(ge=1, le=100)] = 3
     max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
-
-    @field_validator("download_delay", "timeout", "max_retry_after", mode="before")
-    @classmethod
-    def _int_is_a_number(cls, value: Any) -> Any:
-        """Accept 1 where 1.0 is meant; TOML users write both."""
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("user_agent")
     @classmethod
@@ -70,23 +88,10 @@ class CrawlSettings(_Model):
 class StorySettings(_Model):
     """How articles become stories: duplicates, the time window, stale news."""
 
-    window: str = "14d"  # a story takes new articles for this long after its last update
-    stale_after: str = "30d"  # published this long before first seen: stale news
-    join_threshold: Annotated[float, Field(gt=0, le=1)] = 0.18  # evidence similarity to join
-    duplicate_threshold: Annotated[float, Field(gt=0, le=1)] = 0.25  # MinHash Jaccard of a copy
-
-    @field_validator("join_threshold", "duplicate_threshold", mode="before")
-    @classmethod
-    def _int_is_a_number(cls, value: Any) -> Any:
-        """Accept 1 where 1.0 is meant."""
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-    @field_validator("window", "stale_after")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        """Check the duration parses."""
-        parse_duration(value)
-        return value
+    window: Duration = "14d"  # a story takes new articles for this long after its last update
+    stale_after: Duration = "30d"  # published this long before first seen: stale news
+    join_threshold: Annotated[Number, Field(gt=0, le=1)] = 0.18  # evidence similarity to join
+    duplicate_threshold: Annotated[Number, Field(gt=0, le=1)] = 0.25  # MinHash Jaccard of a copy
 
     @property
     def window_seconds(self) -> float:
@@ -109,13 +114,7 @@ class SmtpSettings(_Model):
     password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = (
         "SEQUELWATCH_SMTP_PASSWORD"
     )
-    timeout: Annotated[float, Field(gt=0)] = 30.0
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _int_is_a_number(cls, value: Any) -> Any:
-        """Accept 30 where 30.0 is meant."""
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    timeout: Annotated[Number, Field(gt=0)] = 30.0
 
 
 class DeliverySettings(_Model):
@@ -126,7 +125,7 @@ class DeliverySettings(_Model):
     from_: Annotated[str, Field(alias="from")] = "sequelwatch <alerts@example.org>"
     base_url: str = "http://localhost:8750"
     smtp: SmtpSettings = SmtpSettings()
-    retry_after: str = "15m"  # first wait after a failed send; doubles, up to a day
+    retry_after: Duration = "15m"  # first wait after a failed send; doubles, up to a day
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=True)
 
@@ -146,13 +145,6 @@ class DeliverySettings(_Model):
             raise ValueError("an absolute http:// or https:// URL")
         return value.rstrip("/")
 
-    @field_validator("retry_after")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        """Check the duration parses."""
-        parse_duration(value)
-        return value
-
 
 class ScheduleSettings(_Model):
     """When the daemon sends digests, and how it treats a crawl that runs long."""
@@ -160,15 +152,9 @@ class ScheduleSettings(_Model):
     timezone: str = "UTC"  # for daily_at / weekly_on when a subscriber set no zone
     daily_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "08:00"
     weekly_on: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
-    crawl_timeout: str = "20m"  # a crawl child still running then is stopped
-    grace: str = "30s"  # on SIGTERM, how long a running crawl or send may finish
-    jitter: Annotated[float, Field(ge=0, le=0.5)] = 0.1  # share of a source's interval
-
-    @field_validator("jitter", mode="before")
-    @classmethod
-    def _int_is_a_number(cls, value: Any) -> Any:
-        """Accept 0 where 0.0 is meant."""
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    crawl_timeout: Duration = "20m"  # a crawl child still running then is stopped
+    grace: Duration = "30s"  # on SIGTERM, how long a running crawl or send may finish
+    jitter: Annotated[Number, Field(ge=0, le=0.5)] = 0.1  # share of a source's interval
 
     @field_validator("timezone")
     @classmethod
@@ -178,13 +164,6 @@ class ScheduleSettings(_Model):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("an IANA time zone such as UTC or Europe/Rome") from None
-        return value
-
-    @field_validator("crawl_timeout", "grace")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        """Check the duration parses."""
-        parse_duration(value)
         return value
 
 
@@ -210,14 +189,7 @@ class OperatorSettings(_Model):
 
     operator: str = ""  # an address; empty: operator alerts only in the log and `status`
     failures: Annotated[int, Field(ge=1, le=100)] = 3  # consecutive failures that alert
-    silent_after: str = "7d"  # a source that yielded articles and then none this long
-
-    @field_validator("silent_after")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        """Check the duration parses."""
-        parse_duration(value)
-        return value
+    silent_after: Duration = "7d"  # a source that yielded articles and then none this long
 
 
 class Source(_Model):
@@ -226,7 +198,7 @@ class Source(_Model):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
     kind: Literal["feed", "search", "listing", "sitemap"]
     url: str
-    every: str = "1h"
+    every: Duration = "1h"
     enabled: bool = True
     links: str | None = None
     next: str | None = None
@@ -238,13 +210,6 @@ class Source(_Model):
         """Only absolute http(s) URLs can be crawled."""
         if not re.match(r"^https?://[^\s/]+", value) or any(ch.isspace() for ch in value):
             raise ValueError("an absolute http:// or https:// URL")
-        return value
-
-    @field_validator("every")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        """Check the interval parses."""
-        parse_duration(value)
         return value
 
     @model_validator(mode="after")
