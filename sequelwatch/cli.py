@@ -221,14 +221,9 @@ def search(
 ) -> None:
     """Full-text search over the stored articles' titles and texts."""
     settings = _settings(ctx)
-    try:
-        store = Store(settings.database, create=False)
-        try:
-            rows = store.search(" ".join(terms), limit=limit, everything=everything)
-        finally:
-            store.close()
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    rows = _with_store(
+        settings, lambda store: store.search(" ".join(terms), limit=limit, everything=everything)
+    )
     if as_json:
         _echo_json(rows)
         return
@@ -275,15 +270,13 @@ def query(ctx: click.Context, sql: str, as_json: bool) -> None:
 def export(ctx: click.Context, fmt: str, output: str | None) -> None:
     """Every article about the topic, one row each (JSON Lines or CSV)."""
     settings = _settings(ctx)
-    try:
-        store = Store(settings.database, create=False)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
+
+    def write(store: Store) -> None:
+        """Stream the rows out while the store is open."""
         with click.open_file(output or "-", "w", encoding="utf-8") as handle:
             _write_rows(handle, store.export_rows(), fmt)
-    finally:
-        store.close()
+
+    _with_store(settings, write)
 
 
 def _write_rows(handle: Any, rows: Iterable[dict[str, Any]], fmt: str) -> None:
