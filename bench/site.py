@@ -768,10 +768,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if status != 304:
             self.send_header("Content-Length", str(len(body)))
+        # counted before it goes out: a client that has its answer finds it counted
+        self.counter.add(1, len(body) if status != 304 else 0)
         self.end_headers()
         if body and status != 304:
             self.wfile.write(body)
-        self.counter.add(1, len(body) if status != 304 else 0)
 
 
 def _base_url(port: int) -> str:
