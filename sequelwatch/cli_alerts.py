@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from alerts.delivery import DeliveryError, transport_for
-from alerts.feed import atom_feed
 
 import config
+from alerts.delivery import DeliveryError, transport_for
 from alerts.digest import Postman, SendReport
+from alerts.feed import atom_feed
 from alerts.subscribers import (
     FREQUENCIES,
     SubscriberError,

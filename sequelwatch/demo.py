@@ -95,7 +95,6 @@ def _clear(folder: Path) -> None:
 def _send_digest(config_path: Path, echo: Callable[[str], None]) -> None:
     """Subscribe a demo reader and write their digest of the sample world to the outbox."""
     from alerts.delivery import transport_for
-
     from alerts.digest import Postman, outbox_files
     from alerts.subscribers import choices, subscribe
 
