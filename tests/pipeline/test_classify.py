@@ -8,21 +8,13 @@ from pathlib import Path
 import feedparser
 import pytest
 
-import config
 from config.topic import Topic, load_topic
 from pipeline.classify import classify, sentence_evidence
 from pipeline.extract import extract
 from pipeline.relevance import judge, sentences
 
-SHIPPED = Path(config.__file__).parent / "topics" / "alita-battle-angel-2.toml"
 ARTICLES = Path(__file__).parents[1] / "data" / "classify"
 SAMPLE_WORLD = Path(__file__).parents[2] / "sequelwatch" / "sampleworld"
-
-
-@pytest.fixture(scope="module")
-def topic() -> Topic:
-    """The shipped topic file."""
-    return load_topic(SHIPPED)
 
 
 def article(name: str) -> tuple[str, str]:

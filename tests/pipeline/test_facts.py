@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 
-import config
-from config.topic import Topic, load_topic
+from config.topic import Topic
 from pipeline.facts import analyse
 from pipeline.records import Analysis, Fact
 from pipeline.relevance import sentences
 
-SHIPPED = Path(config.__file__).parent / "topics" / "alita-battle-angel-2.toml"
 ARTICLES = Path(__file__).parents[1] / "data" / "classify"
 PUBLISHED = datetime(2026, 11, 20, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def topic() -> Topic:
-    """The shipped topic file."""
-    return load_topic(SHIPPED)
 
 
 def article(name: str) -> tuple[str, str]:

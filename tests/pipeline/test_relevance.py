@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import config
-from config.topic import Topic, load_topic
+from config.topic import Topic
 from pipeline.relevance import judge, normalize, prefilter
 
-SHIPPED = Path(config.__file__).parent / "topics" / "alita-battle-angel-2.toml"
 ARTICLES = Path(__file__).parents[1] / "data" / "relevance"
 
 SEQUEL_NEWS = ["cast", "release", "plot", "production", "denial", "overview"]
@@ -25,12 +23,6 @@ TRAPS = {
     "salazar-interview": "cast-other-work",
     "avatar-sidebar": "other-sequels",
 }
-
-
-@pytest.fixture(scope="module")
-def topic() -> Topic:
-    """The shipped topic file."""
-    return load_topic(SHIPPED)
 
 
 def article(name: str) -> tuple[str, str]:

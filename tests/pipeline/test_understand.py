@@ -7,19 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import config
 from config import StorySettings, Topic
 from pipeline.ingest import Ingestor
 from pipeline.reprocess import reprocess
 from pipeline.store import Store
 from tests.stories import CAST_A, CAST_B, DAY, DELAY, RELEASE, page
-
-TOPIC = Path(config.__file__).parent / "topics" / "alita-battle-angel-2.toml"
-
-
-@pytest.fixture
-def topic() -> Topic:
-    return config.load_topic(TOPIC)
 
 
 @pytest.fixture

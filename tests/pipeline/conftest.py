@@ -1,0 +1,18 @@
+"""What the pipeline tests share: the shipped topic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import config
+from config import Topic
+
+SHIPPED = Path(config.__file__).parent / "topics" / "alita-battle-angel-2.toml"
+
+
+@pytest.fixture(scope="session")
+def topic() -> Topic:
+    """The shipped topic file."""
+    return config.load_topic(SHIPPED)
