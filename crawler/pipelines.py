@@ -26,10 +26,11 @@ class IngestPipeline:
         return cls(crawl_state(crawler))
 
     def process_item(self, item: object) -> IngestResult:
-        """Ingest one page; store errors are not swallowed."""
+        """Store one page; its story is found when the crawl settles. Store errors are not
+        swallowed."""
         if not isinstance(item, Page):
             raise DropItem(f"not a Page: {type(item).__name__}")
-        result = self.state.ingestor.ingest(item)
+        result = self.state.ingestor.ingest(item, wait=True)
         if not result.new:
             self.state.count(item.source, "known")
         elif result.kept:

@@ -16,6 +16,7 @@ from crawler.spiders.listing import ListingSpider
 from crawler.spiders.search import SearchSpider
 from crawler.spiders.sitemap import SitemapSpider
 from pipeline.store import Store
+from pipeline.understand import settle
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,9 @@ def crawl(settings: config.Settings, names: tuple[str, ...] = ()) -> CrawlReport
     process.start()
     store = Store(settings.database)
     try:
+        # every spider has stored its pages: place them in stories together
+        placed = settle(store, settings.topic, settings.stories)
+        logger.info("placed %d new articles in stories", placed)
         run = store.finish_run(run_id)
         return CrawlReport(run=run, sources=store.source_runs(run_id))
     finally:

@@ -68,7 +68,8 @@ class CrawlState:
                 self.store.record_source_run(
                     self.run_id, name, result.status, result.error, dict(result.counts)
                 )
-            if self.own_run:
+            if self.own_run:  # `scrapy crawl`, not `sequelwatch crawl`, which settles itself
+                self.ingestor.settle()
                 self.store.finish_run(self.run_id)
         self.store.close()
 

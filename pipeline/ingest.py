@@ -12,7 +12,7 @@ from pipeline.extract import extract
 from pipeline.records import Article, Extracted, Page, Relevance
 from pipeline.relevance import judge
 from pipeline.store import Store
-from pipeline.understand import Subject, understand
+from pipeline.understand import Subject, settle, understand
 
 logger = logging.getLogger(__name__)
 
@@ -90,13 +90,17 @@ class Ingestor:
         self.topic = topic
         self.stories = stories or StorySettings()
 
-    def ingest(self, page: Page) -> IngestResult:
-        """Turn one fetched page into a stored article (or more URLs for a known one)."""
+    def ingest(self, page: Page, *, wait: bool = False) -> IngestResult:
+        """Turn one fetched page into a stored article (or more URLs for a known one).
+
+        A kept new article is understood at once, or with `wait` left for `settle`, which
+        places a crawl's articles together whatever order they came in.
+        """
         article = build_article(page, self.topic)
         with self.store.transaction():
             saved = self.store.save_article(article)
             found = None
-            if saved.new and article.relevance.kept:
+            if saved.new and article.relevance.kept and not wait:
                 subject = Subject(
                     id=saved.id,
                     title=article.title,
@@ -124,3 +128,7 @@ class Ingestor:
             story_id=found.story_id if found else None,
             duplicate_of=found.duplicate_of if found else None,
         )
+
+    def settle(self) -> int:
+        """Place the articles left waiting; how many were placed."""
+        return settle(self.store, self.topic, self.stories)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from config import StorySettings, Topic
 from pipeline.relevance import judge
 from pipeline.store import Store
-from pipeline.understand import Subject, understand
+from pipeline.understand import Understanding, settle
 
 BATCH = 200
 
@@ -26,24 +24,6 @@ class ReprocessReport:
     changes: int = 0
 
 
-def _when(text: str | None) -> datetime | None:
-    """A stored ISO 8601 time."""
-    return datetime.fromisoformat(text) if text else None
-
-
-def subject_of(row: dict[str, Any]) -> Subject:
-    """The Subject of a stored article row."""
-    return Subject(
-        id=row["id"],
-        title=row["title"],
-        text=row["text"] or "",
-        description=row["description"] or "",
-        outlet=row["outlet"],
-        published=_when(row["published"]),
-        first_seen=_when(row["first_seen"]) or datetime.min,
-    )
-
-
 def reprocess(
     store: Store,
     topic: Topic,
@@ -51,7 +31,11 @@ def reprocess(
     progress: Callable[[ReprocessReport], None] | None = None,
     batch: int = BATCH,
 ) -> ReprocessReport:
-    """Rebuild everything derived from the stored articles, one transaction per batch."""
+    """Judge every stored article again, then rebuild copies, stories, labels and facts.
+
+    Relevance is written one transaction per batch; the kept articles are then settled
+    as a crawl's are: read together, placed in the order their news happened.
+    """
     report = ReprocessReport()
     store.clear_understanding()
     after = 0
@@ -61,14 +45,19 @@ def reprocess(
                 report.articles += 1
                 relevance = judge(topic, row["title"], row["text"] or "", row["description"] or "")
                 store.set_relevance(row["id"], relevance)
-                if not relevance.kept:
-                    continue
-                report.kept += 1
-                found = understand(store, topic, settings, subject_of(row))
-                report.duplicates += found.duplicate_of is not None
-                report.stories += found.new_story
-                report.changes += found.changes
+                report.kept += relevance.kept
         after = rows[-1]["id"]
         if progress:
             progress(report)
+
+    def placed(found: Understanding) -> None:
+        report.duplicates += found.duplicate_of is not None
+        report.changes += found.changes
+        if progress:
+            progress(report)
+
+    settle(store, topic, settings, each=placed)
+    report.stories = store.story_count()
+    if progress:
+        progress(report)
     return report

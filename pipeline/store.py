@@ -686,6 +686,47 @@ class Store:
                     (when, story_id),
                 )
 
+    def merge_stories(self, stories: Sequence[int]) -> int:
+        """Make several stories one, the oldest; return its id.
+
+        Articles, facts and what subscribers were sent move to the oldest story, which
+        keeps the earliest first sighting and the latest update and development.
+        """
+        if len(stories) == 1:
+            return stories[0]
+        marks = ",".join("?" * len(stories))
+        rows = self.conn.execute(
+            f"SELECT id FROM stories WHERE id IN ({marks}) ORDER BY first_seen, id",
+            list(stories),
+        ).fetchall()
+        keep, absorbed = int(rows[0][0]), [int(r[0]) for r in rows[1:]]
+        if not absorbed:
+            return keep
+        gone = ",".join("?" * len(absorbed))
+        with self.transaction():
+            self.conn.execute(
+                f"UPDATE stories SET"
+                f" last_updated = (SELECT max(last_updated) FROM stories"
+                f"   WHERE id = ? OR id IN ({gone})),"
+                f" last_development = (SELECT max(last_development) FROM stories"
+                f"   WHERE id = ? OR id IN ({gone})),"
+                f" stale = (SELECT min(stale) FROM stories WHERE id = ? OR id IN ({gone}))"
+                f" WHERE id = ?",
+                [keep, *absorbed, keep, *absorbed, keep, *absorbed, keep],
+            )
+            for table in ("articles", "facts"):
+                self.conn.execute(
+                    f"UPDATE {table} SET story_id = ? WHERE story_id IN ({gone})", [keep, *absorbed]
+                )
+            # what a subscriber was sent about either story counts as sent about the merger
+            self.conn.execute(
+                f"UPDATE OR IGNORE deliveries SET story_id = ? WHERE story_id IN ({gone})",
+                [keep, *absorbed],
+            )
+            self.conn.execute(f"DELETE FROM deliveries WHERE story_id IN ({gone})", absorbed)
+            self.conn.execute(f"DELETE FROM stories WHERE id IN ({gone})", absorbed)
+        return keep
+
     def save_labels(self, article_id: int, labels: Iterable[Label]) -> None:
         """Store an article's categories with their confidence and evidence sentence."""
         with self.transaction():
@@ -793,6 +834,18 @@ class Store:
             ):
                 self.conn.execute(sql)
 
+    def waiting_articles(self, limit: int) -> list[dict[str, Any]]:
+        """Kept articles not yet in a story, in the order their news happened."""
+        return [
+            dict(r)
+            for r in self.db.query(
+                f"SELECT id, title, outlet, published, first_seen, description, text"
+                f" FROM articles WHERE story_id IS NULL AND relevant = 1"
+                f" ORDER BY {_MOMENT}, id LIMIT ?",
+                [limit],
+            )
+        ]
+
     def articles_in_order(self, after_id: int, limit: int) -> list[dict[str, Any]]:
         """Stored articles in the order they were first seen, a batch at a time."""
         return [
@@ -812,6 +865,10 @@ class Store:
                 " WHERE id = ?",
                 (int(relevance.kept), round(relevance.score, 4), relevance.reason, article_id),
             )
+
+    def story_count(self) -> int:
+        """How many stories there are."""
+        return int(self.conn.execute("SELECT count(*) FROM stories").fetchone()[0])
 
     def stories(self, limit: int = 20, category: str | None = None) -> list[dict[str, Any]]:
         """The latest stories (developments first), with categories, sources and latest fact."""

@@ -15,6 +15,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from config import Topic
@@ -117,12 +118,12 @@ def _first_sentences(text: str, count: int = 2) -> str:
     return " ".join(parts[:count])
 
 
-def _weight(key: str, rarity: Counter[str], total: int) -> float:
-    """A key's weight: its kind's, lowered when many recent articles share it."""
+def _weight(key: str, count: int, total: int) -> float:
+    """A key's weight: its kind's, lowered when many (`count`) of `total` articles share it."""
     base = WEIGHTS.get(key[:1], 1.0)
     if total < 4:
         return base
-    return base * min(1.0, math.log(1 + total / (1 + rarity[key])) / math.log(1 + total / 2))
+    return base * min(1.0, math.log(1 + total / (1 + count)) / math.log(1 + total / 2))
 
 
 def similarity(a: Iterable[str], b: Iterable[str], rarity: Counter[str], total: int) -> float:
@@ -131,8 +132,8 @@ def similarity(a: Iterable[str], b: Iterable[str], rarity: Counter[str], total: 
     union = first | second
     if not union:
         return 0.0
-    shared = sum(_weight(k, rarity, total) for k in first & second)
-    return shared / sum(_weight(k, rarity, total) for k in union)
+    shared = sum(_weight(k, rarity[k], total) for k in first & second)
+    return shared / sum(_weight(k, rarity[k], total) for k in union)
 
 
 def closeness(hours: float, window_hours: float) -> float:
@@ -143,33 +144,68 @@ def closeness(hours: float, window_hours: float) -> float:
     return max(FLOOR, 1.0 - (1.0 - FLOOR) * min(1.0, fade))
 
 
-def best_story(
+def matching_stories(
     keys: frozenset[str],
     when: datetime,
     members: Sequence[tuple[int, int, frozenset[str], datetime]],
     threshold: float,
     window_hours: float,
-) -> tuple[int, float] | None:
-    """The story whose article is most like this one, if alike enough: (story id, score)."""
+    background: Background | None = None,
+) -> list[tuple[int, float]]:
+    """The stories this article reports, most alike first: [(story id, score)].
+
+    A story scores as its most alike article. How rare a piece of evidence is comes from
+    the window's articles and from the `background` of articles being placed together
+    with this one. More than one story means the article bridges news that was thought
+    to be apart: the caller merges them.
+    """
     if not keys or not members:
-        return None
+        return []
     rarity: Counter[str] = Counter()
     for _, _, member, _ in members:
         rarity.update(member)
     total = len(members)
-    weights = {key: _weight(key, rarity, total) for key in rarity.keys() | keys}
-    mine = sum(weights[key] for key in keys)
-    best: tuple[int, float] | None = None
+    waiting: Counter[str] = Counter()
+    if background is not None:
+        waiting = background.counts
+        total += background.articles
+    weights = {key: _weight(key, rarity[key] + waiting[key], total) for key in rarity.keys() | keys}
+    # fsum is exact: the same evidence scores the same whatever order the sets iterate in
+    mine = math.fsum(weights[key] for key in keys)
+    scores: dict[int, float] = {}
     for story_id, _, member, seen in members:
         shared = keys & member
         if not shared:
             continue  # nothing in common: nothing to weigh
-        common = sum([weights[key] for key in shared])
-        union = mine + sum([weights[key] for key in member]) - common
-        score = common / union * closeness(abs((when - seen).total_seconds()) / 3600, window_hours)
-        if score >= threshold and (best is None or score > best[1]):
-            best = (story_id, score)
-    return best
+        common = math.fsum([weights[key] for key in shared])
+        union = mine + math.fsum([weights[key] for key in member]) - common
+        hours = abs((when - seen).total_seconds()) / 3600
+        score = common / union * closeness(hours, window_hours)
+        if score >= threshold and score > scores.get(story_id, 0.0):
+            scores[story_id] = score
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+@dataclass
+class Background:
+    """The evidence of articles waiting to be placed: counted for rarity, not matched.
+
+    A crawl places its new articles together: the first of them is weighed knowing what
+    the rest say, so which came in first does not decide which stories they make.
+    """
+
+    counts: Counter[str] = field(default_factory=Counter)
+    articles: int = 0
+
+    def add(self, keys: Iterable[str]) -> None:
+        """One more waiting article."""
+        self.counts.update(keys)
+        self.articles += 1
+
+    def remove(self, keys: Iterable[str]) -> None:
+        """An article placed: from now on the window's articles count it."""
+        self.counts.subtract(keys)
+        self.articles -= 1
 
 
 @functools.lru_cache(maxsize=200_000)

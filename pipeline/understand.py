@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from config import StorySettings, Topic
 from pipeline.dedupe import Signature, best_match, signature
 from pipeline.facts import analyse
 from pipeline.records import Analysis
 from pipeline.store import Store, iso
-from pipeline.stories import best_story, evidence_keys, parse_evidence
+from pipeline.stories import Background, evidence_keys, matching_stories, parse_evidence
 
 # A fact read from a hedged or general remark ("sequels have been greenlit on less") comes
 # out below this: it is no claim about the sequel, and it is not recorded.
@@ -40,6 +42,24 @@ class Understanding:
     new_story: bool
     changes: int  # facts that differ from what was known before
     analysis: Analysis
+
+
+def _when(text: str | None) -> datetime | None:
+    """A stored ISO 8601 time."""
+    return datetime.fromisoformat(text) if text else None
+
+
+def subject_of(row: dict[str, Any]) -> Subject:
+    """The Subject of a stored article row."""
+    return Subject(
+        id=row["id"],
+        title=row["title"],
+        text=row["text"] or "",
+        description=row["description"] or "",
+        outlet=row["outlet"],
+        published=_when(row["published"]),
+        first_seen=_when(row["first_seen"]) or datetime.min,
+    )
 
 
 def is_stale(published: datetime | None, first_seen: datetime, settings: StorySettings) -> bool:
@@ -76,19 +96,37 @@ def _copy_of(store: Store, subject: Subject, threshold: float) -> tuple[int | No
     return original, original
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What an article says, read before it is placed: labels, facts and evidence."""
+
+    analysis: Analysis
+    keys: frozenset[str]
+
+
+def read(topic: Topic, subject: Subject) -> Reading:
+    """Read an article's labels, facts and evidence (no store needed)."""
+    analysis = analyse(topic, subject.title, subject.text, subject.description, subject.published)
+    keys = evidence_keys(topic, subject.title, subject.text, analysis, subject.description)
+    return Reading(analysis, keys)
+
+
 def understand(
-    store: Store, topic: Topic, settings: StorySettings, subject: Subject
+    store: Store,
+    topic: Topic,
+    settings: StorySettings,
+    subject: Subject,
+    reading: Reading | None = None,
+    background: Background | None = None,
 ) -> Understanding:
     """Find the article's original, story, labels and facts, and store them in one go."""
+    reading = reading or read(topic, subject)
+    analysis, keys = reading.analysis, reading.keys
     with store.transaction():
-        analysis = analyse(
-            topic, subject.title, subject.text, subject.description, subject.published
-        )
         original, kin = _copy_of(store, subject, settings.duplicate_threshold)
         stale = is_stale(subject.published, subject.first_seen, settings)
-        keys = evidence_keys(topic, subject.title, subject.text, analysis, subject.description)
         store.mark_article(subject.id, duplicate_of=original, stale=stale, evidence=keys)
-        story_id, new_story = _place(store, settings, subject, kin, keys, stale)
+        story_id, new_story = _place(store, settings, subject, kin, keys, stale, background)
         store.save_labels(subject.id, analysis.labels)
         changes = store.save_facts(
             subject.id,
@@ -109,9 +147,10 @@ def _place(
     kin: int | None,
     keys: frozenset[str],
     stale: bool,
+    background: Background | None,
 ) -> tuple[int, bool]:
-    """Join the story of the article it copies (or is copied by), or of the most alike
-    recent article, or open one."""
+    """Join the story of the article it copies (or is copied by), or the stories whose
+    recent articles are alike enough (merged into one), or open one."""
     when = iso(subject.first_seen) or ""
     story_id = store.article_story(kin) if kin is not None else None
     if story_id is None:
@@ -124,11 +163,58 @@ def _place(
                 iso(moment - window) or "", iso(moment + window) or "", iso(moment) or ""
             )
         ]
-        match = best_story(
-            keys, moment, members, settings.join_threshold, settings.window_seconds / 3600
+        found = matching_stories(
+            keys,
+            moment,
+            members,
+            settings.join_threshold,
+            settings.window_seconds / 3600,
+            background,
         )
-        story_id = match[0] if match else None
+        if found:
+            # an article that reports two stories' news shows they were one all along
+            story_id = store.merge_stories([story for story, _ in found])
     if story_id is None:
         return store.create_story(subject.id, subject.title, when, stale=stale), True
     store.join_story(subject.id, story_id, when, stale=stale)
     return story_id, False
+
+
+# How many waiting articles are placed together: their evidence is weighed as one batch.
+SETTLE_BATCH = 500
+
+
+def settle(
+    store: Store,
+    topic: Topic,
+    settings: StorySettings,
+    batch: int = SETTLE_BATCH,
+    each: Callable[[Understanding], None] | None = None,
+) -> int:
+    """Understand the kept articles still waiting for a story, a batch at a time; how many.
+
+    A crawl stores its articles as they come and leaves them waiting; settling reads a
+    batch of them first, then places them in the order their news happened, each weighed
+    against the evidence of the whole batch. So the stories made do not depend on which
+    page happened to arrive first. An article left waiting by a killed crawl is placed by
+    the next settle.
+    """
+    placed = 0
+    tried: set[int] = set()
+    while rows := [
+        subject_of(row) for row in store.waiting_articles(batch) if row["id"] not in tried
+    ]:
+        readings = {row.id: read(topic, row) for row in rows}
+        background = Background()
+        for reading in readings.values():
+            background.add(reading.keys)
+        with store.transaction():
+            for row in rows:
+                tried.add(row.id)
+                reading = readings[row.id]
+                found = understand(store, topic, settings, row, reading, background)
+                background.remove(reading.keys)
+                placed += 1
+                if each:
+                    each(found)
+    return placed

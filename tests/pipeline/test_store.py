@@ -165,3 +165,48 @@ def test_a_new_store_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     store.save_article(article("https://a.example/on"))
     for name in ("private.db", "private.db-wal", "private.db-shm"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+
+
+def test_merged_stories_keep_the_oldest_with_everything_and_what_was_sent(store: Store) -> None:
+    first = store.save_article(article("https://a.example/1")).id
+    second = store.save_article(article("https://b.example/2")).id
+    older = store.create_story(
+        first, "Rosa Salazar is ready", "2026-11-20T09:00:00+00:00", stale=False
+    )
+    newer = store.create_story(second, "Salazar: ready", "2026-11-20T11:00:00+00:00", stale=False)
+    subscriber = store.add_subscriber(
+        {
+            "email": "fan@example.org",
+            "categories": "cast",
+            "frequency": "daily",
+            "token": "t0ken",
+            "status": "confirmed",
+            "created_at": "2026-11-19T00:00:00+00:00",
+        }
+    )
+    digest = {
+        "subscriber_id": subscriber,
+        "kind": "digest",
+        "message_id": "<1@sequelwatch>",
+        "subject": "Alita 2",
+        "message": b"",
+        "created_at": "2026-11-20T12:00:00+00:00",
+    }
+    store.reserve_digest(digest, [(newer, "2026-11-20T11:00:00+00:00")])
+
+    assert store.merge_stories([newer, older]) == older
+
+    assert store.story_count() == 1
+    row = store.conn.execute(
+        "SELECT first_seen, last_updated, last_development FROM stories WHERE id = ?", (older,)
+    ).fetchone()
+    assert tuple(row) == (
+        "2026-11-20T09:00:00+00:00",
+        "2026-11-20T11:00:00+00:00",
+        "2026-11-20T11:00:00+00:00",
+    )
+    assert {store.article_story(first), store.article_story(second)} == {older}
+    # the development the subscriber was sent about the newer story is not sent again
+    assert store.conn.execute(
+        "SELECT story_id FROM deliveries WHERE subscriber_id = ?", (subscriber,)
+    ).fetchall() == [(older,)]
