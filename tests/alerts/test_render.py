@@ -21,7 +21,9 @@ from alerts.render import (
     write_web_copy,
 )
 
-SANITIZE = Path("/work/shared/corpora/feedparser-tests/wellformed/sanitize")
+SANITIZE = (
+    Path(__file__).resolve().parents[1] / "data" / "feedparser-tests" / "wellformed" / "sanitize"
+)
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 HOSTILE_TEXTS = (
     "<script>alert(1)</script>",
