@@ -174,6 +174,11 @@ class ClassifySettings(BaseModel):
     # to what it says for each, 0 not at all (each category gets the whole sentence)
     split_power: float = Field(default=1.0, ge=0.0, le=2.0)
     half_confidence: float = Field(default=2.0, gt=0.0)
+    # a sentence that names neither the sequel nor its people but follows one that does
+    # ("The studio has moved the release to 2031.") carries on its subject: it counts,
+    # times context_factor, within context_span sentences of it; 0 turns this off
+    context_span: int = Field(default=2, ge=0, le=10)
+    context_factor: float = Field(default=0.6, ge=0.0)
     # the earlier film: a sentence that hits one of these and does not name the sequel
     # (by name or a sequel word) is about the earlier film and earns nothing
     earlier_film: tuple[Pattern, ...] = ()

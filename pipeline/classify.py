@@ -120,8 +120,10 @@ def _factor(view: SentenceView, earlier: bool, settings: ClassifySettings, lead:
     elif view.kind == "sequel":
         # a sequel word beside a reference to the earlier film is half about that film
         factor = 0.5 if earlier else 1.0
-    else:
+    elif view.kind == "support":
         factor = settings.support_factor
+    else:  # a sentence carrying on the subject of the one before it
+        factor = settings.context_factor
     if view.index == 0:
         return factor * settings.title_factor
     return factor * (settings.lead_factor if view.index <= lead else 1.0)
@@ -138,6 +140,17 @@ def _about_sequel(view: SentenceView, kept: bool) -> bool:
     return kept and view.index == 0 and view.kind != "trap" and not view.traps
 
 
+def _in_context(view: SentenceView, last_about: int | None, span: int) -> bool:
+    """Whether a sentence of a kept article carries on the subject of a recent sequel
+    sentence: no trap, and no more than `span` sentences after it."""
+    return (
+        last_about is not None
+        and view.index - last_about <= span
+        and view.kind != "trap"
+        and not view.traps
+    )
+
+
 def sentence_evidence(
     topic: Topic, views: Sequence[SentenceView], kept: bool = True
 ) -> list[Evidence]:
@@ -149,8 +162,12 @@ def sentence_evidence(
     categories, earlier_film = _matchers(topic)
     settings = topic.classify
     found: list[Evidence] = []
+    last_about: int | None = None
     for view in views:
-        if not _about_sequel(view, kept):
+        about = _about_sequel(view, kept)
+        if about:
+            last_about = view.index
+        elif not (kept and _in_context(view, last_about, settings.context_span)):
             continue
         earlier = bool(earlier_film and earlier_film.search(view.normalized))
         if earlier and view.kind != "sequel":
