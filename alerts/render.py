@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -98,6 +99,8 @@ def one_line(text: str | None) -> str:
     """The text on one line: control, format and separator characters removed."""
     if not text:
         return ""
+    if text.isascii() and text.isprintable():  # the common case: only spaces to fold
+        return " ".join(text.split())
     kept = []
     for char in text:
         category = unicodedata.category(char)
@@ -210,8 +213,12 @@ def split_change(change: str) -> tuple[str, str | None]:
     return f"{match.group('subject')}: {match.group('value')}", match.group("old")
 
 
+@functools.lru_cache(maxsize=4096)
 def story_view(story: StoryItem, zone: tzinfo) -> StoryView:
-    """The story's texts on one line, its link only if http(s), its date in the zone."""
+    """The story's texts on one line, its link only if http(s), its date in the zone.
+
+    Cached: a run shows the same development to every subscriber who chose its category.
+    """
     outlets = tuple(name for name in (one_line(o) for o in story.outlets) if name)
     first = one_line(story.first_reporter) or (outlets[0] if outlets else "")
     change = one_line(story.change)

@@ -144,6 +144,15 @@ def closeness(hours: float, window_hours: float) -> float:
     return max(FLOOR, 1.0 - (1.0 - FLOOR) * min(1.0, fade))
 
 
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A story an article reports: its most alike article's score and the mean over all."""
+
+    story: int
+    best: float
+    mean: float
+
+
 def matching_stories(
     keys: frozenset[str],
     when: datetime,
@@ -151,13 +160,13 @@ def matching_stories(
     threshold: float,
     window_hours: float,
     background: Background | None = None,
-) -> list[tuple[int, float]]:
-    """The stories this article reports, most alike first: [(story id, score)].
+) -> list[Match]:
+    """The stories whose most alike article is alike enough, most alike first.
 
-    A story scores as its most alike article. How rare a piece of evidence is comes from
-    the window's articles and from the `background` of articles being placed together
-    with this one. More than one story means the article bridges news that was thought
-    to be apart: the caller merges them.
+    How rare a piece of evidence is comes from the window's articles and from the
+    `background` of articles being placed together with this one. The mean over a
+    story's articles tells a story the article is about as a whole from one it only
+    touches through a single article: only the former is a reason to merge stories.
     """
     if not keys or not members:
         return []
@@ -172,18 +181,22 @@ def matching_stories(
     weights = {key: _weight(key, rarity[key] + waiting[key], total) for key in rarity.keys() | keys}
     # fsum is exact: the same evidence scores the same whatever order the sets iterate in
     mine = math.fsum(weights[key] for key in keys)
-    scores: dict[int, float] = {}
+    scores: dict[int, list[float]] = {}
     for story_id, _, member, seen in members:
+        score = 0.0
         shared = keys & member
-        if not shared:
-            continue  # nothing in common: nothing to weigh
-        common = math.fsum([weights[key] for key in shared])
-        union = mine + math.fsum([weights[key] for key in member]) - common
-        hours = abs((when - seen).total_seconds()) / 3600
-        score = common / union * closeness(hours, window_hours)
-        if score >= threshold and score > scores.get(story_id, 0.0):
-            scores[story_id] = score
-    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+        if shared:  # nothing in common: nothing to weigh
+            common = math.fsum([weights[key] for key in shared])
+            union = mine + math.fsum([weights[key] for key in member]) - common
+            hours = abs((when - seen).total_seconds()) / 3600
+            score = common / union * closeness(hours, window_hours)
+        scores.setdefault(story_id, []).append(score)
+    found = [
+        Match(story_id, max(each), math.fsum(each) / len(each))
+        for story_id, each in scores.items()
+        if max(each) >= threshold
+    ]
+    return sorted(found, key=lambda match: (-match.best, match.story))
 
 
 @dataclass

@@ -172,8 +172,11 @@ def _place(
             background,
         )
         if found:
-            # an article that reports two stories' news shows they were one all along
-            story_id = store.merge_stories([story for story, _ in found])
+            # An article that reports the news of two stories as a whole shows they were
+            # one: they merge. One that merely touches a story through a single article
+            # does not (else one interview mentioning a casting rumour chains them all).
+            bridged = [m.story for m in found[1:] if m.mean >= settings.join_threshold]
+            story_id = store.merge_stories([found[0].story, *bridged])
     if story_id is None:
         return store.create_story(subject.id, subject.title, when, stale=stale), True
     store.join_story(subject.id, story_id, when, stale=stale)

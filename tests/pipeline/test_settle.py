@@ -100,3 +100,23 @@ def test_articles_left_waiting_by_a_killed_crawl_are_placed_by_the_next_settle(
         == 0
     )
     store.close()
+
+
+def test_an_article_touching_one_article_of_a_story_does_not_merge_it() -> None:
+    from pipeline.stories import matching_stories
+
+    when = datetime(2026, 11, 20, tzinfo=UTC)
+    casting = frozenset({"c:cast", "h:rosa salazar", "f:cast:rosa salazar:returning", "q:1"})
+    interview = frozenset({"c:production", "h:james cameron", "f:production:status:x", "q:2"})
+    # story 1: the interview, told three times; one telling also mentions the casting
+    members = [
+        (1, 10, interview, when),
+        (1, 11, interview | {"t:desk"}, when),
+        (1, 12, interview | {"f:cast:rosa salazar:returning", "h:rosa salazar"}, when),
+        (2, 20, casting, when),
+    ]
+    found = matching_stories(casting, when, members, 0.18, 14 * 24)
+    assert [m.story for m in found][:1] == [2]
+    touched = next(m for m in found if m.story == 1)
+    # alike enough through one of its articles, but not as a whole: no reason to merge
+    assert touched.mean < 0.18 <= touched.best
