@@ -153,6 +153,12 @@ class Category(BaseModel):
     hint_patterns: tuple[Pattern, ...] = ()  # each counts hint_weight
     people: tuple[Term, ...] = ()  # each counts name_weight
     places: tuple[Term, ...] = ()  # each counts name_weight
+    # this category's weight of a name, when not [classify] name_weight
+    name_weight: float | None = Field(default=None, ge=0.0)
+    # how many of its names make a sentence say it outright: two for most (a sentence
+    # naming Cameron is not yet about production), one where a name is the subject
+    # itself (a sentence naming Zalem or Hugo speaks of the story)
+    names_outright: int = Field(default=2, ge=1)
 
 
 class ClassifySettings(BaseModel):

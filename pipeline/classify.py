@@ -28,6 +28,8 @@ class _CategoryMatcher:
     names: re.Pattern[str] | None
     facts: tuple[re.Pattern[str], ...]  # the fact phrases of the category's kind
     facts_need_name: bool  # cast phrases ("will return") count only beside a name
+    name_weight: float | None  # the category's own weight of a name, if any
+    names_outright: int  # how many names say the category outright
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class Evidence:
     sentence: SentenceView
     score: float
     outright: bool = True  # a term, pattern or two names, not hints alone
+    states_fact: bool = False  # a fact phrase of the category ("is set to return") beside a name
 
 
 def topic_regex(pattern: str) -> re.Pattern[str]:
@@ -65,6 +68,8 @@ def _compile(topic: Topic, name: str, category: Category) -> _CategoryMatcher:
         names=terms_pattern((*category.people, *category.places)),
         facts=tuple(topic_regex(p) for p in _fact_patterns(topic, name)),
         facts_need_name=name == "cast",
+        name_weight=category.name_weight,
+        names_outright=category.names_outright,
     )
 
 
@@ -77,6 +82,11 @@ def _matchers(topic: Topic) -> tuple[tuple[_CategoryMatcher, ...], re.Pattern[st
     return categories, topic_regex(joined) if earlier else None
 
 
+def _any_search(patterns: Sequence[re.Pattern[str]], text: str) -> bool:
+    """Whether any of the patterns occurs in the text."""
+    return any(p.search(text) for p in patterns)
+
+
 def _spans(pattern: re.Pattern[str] | None, text: str) -> dict[str, tuple[int, int]]:
     """The different strings a pattern matches in a text, each with its first span."""
     found: dict[str, tuple[int, int]] = {}
@@ -87,17 +97,18 @@ def _spans(pattern: re.Pattern[str] | None, text: str) -> dict[str, tuple[int, i
 
 def _raw_score(
     matcher: _CategoryMatcher, text: str, settings: ClassifySettings
-) -> tuple[float, bool]:
-    """What one normalized sentence says for a category, and whether it says it outright.
+) -> tuple[float, bool, bool]:
+    """What one normalized sentence says for a category, whether it says it outright and
+    whether it states one of the category's facts.
 
-    Outright is a term, a pattern or two names; hints alone ("the studio", "producers")
+    Outright is a term, a pattern or enough of its names; hints alone ("the studio", "producers")
     add weight to a category but never earn it.
     """
     strong = _spans(matcher.terms, text)
     names = len(_spans(matcher.names, text))
     patterns = sum(bool(p.search(text)) for p in matcher.patterns)
-    if names or not matcher.facts_need_name:
-        patterns += any(p.search(text) for p in matcher.facts)
+    stated = bool((names or not matcher.facts_need_name) and _any_search(matcher.facts, text))
+    patterns += stated
     # a hint inside a term ("story" in "the story") is not counted twice
     hints = [
         span
@@ -105,12 +116,13 @@ def _raw_score(
         if word not in strong and not any(s <= span[0] < e for s, e in strong.values())
     ]
     weak = len(hints) + sum(bool(p.search(text)) for p in matcher.hint_patterns)
+    name_weight = settings.name_weight if matcher.name_weight is None else matcher.name_weight
     score = (
         settings.term_weight * (len(strong) + patterns)
         + settings.hint_weight * weak
-        + settings.name_weight * names
+        + name_weight * names
     )
-    return score, bool(strong or patterns or names >= 2)
+    return score, bool(strong or patterns or names >= matcher.names_outright), stated
 
 
 def _factor(view: SentenceView, earlier: bool, settings: ClassifySettings, lead: int) -> float:
@@ -174,11 +186,12 @@ def sentence_evidence(
             continue  # "Rosa Salazar played Alita in 2019": the earlier film's news
         factor = _factor(view, earlier, settings, topic.relevance.lead_sentences)
         raw = {m.name: _raw_score(m, view.normalized, settings) for m in categories}
-        total = sum(score for score, _ in raw.values())
-        for name, (score, outright) in raw.items():
+        total = sum(score for score, _, _ in raw.values())
+        for name, (score, outright, stated) in raw.items():
             if score >= settings.min_sentence_score:
                 share = (score / total) ** settings.split_power
-                found.append(Evidence(name, view, round(factor * score * share, 3), outright))
+                weighed = round(factor * score * share, 3)
+                found.append(Evidence(name, view, weighed, outright, stated))
     return found
 
 
@@ -194,7 +207,9 @@ def earned(topic: Topic, found: Iterable[Evidence]) -> dict[str, tuple[Evidence,
         name: tuple(sorted(items, key=lambda e: (-e.score, e.sentence.index)))
         for name, items in by_category.items()
         if totals[name] >= settings.min_score
-        and totals[name] >= settings.share_of_top * top
+        # a side subject earns its category when it weighs enough beside the main one, or
+        # when the article states one of its facts ("Rosa Salazar is set to return")
+        and (totals[name] >= settings.share_of_top * top or any(e.states_fact for e in items))
         and any(e.outright for e in items)
     }
 

@@ -120,10 +120,18 @@ def _first_sentences(text: str, count: int = 2) -> str:
 
 def _weight(key: str, count: int, total: int) -> float:
     """A key's weight: its kind's, lowered when many (`count`) of `total` articles share it."""
-    base = WEIGHTS.get(key[:1], 1.0)
+    return WEIGHTS.get(key[:1], 1.0) * _rarity_factor(count, total)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _rarity_factor(count: int, total: int) -> float:
+    """How much of its kind's weight a key keeps when `count` of `total` articles share it.
+
+    Cached: a window's counts and totals are small numbers that come back again and again.
+    """
     if total < 4:
-        return base
-    return base * min(1.0, math.log(1 + total / (1 + count)) / math.log(1 + total / 2))
+        return 1.0
+    return min(1.0, math.log(1 + total / (1 + count)) / math.log(1 + total / 2))
 
 
 def similarity(a: Iterable[str], b: Iterable[str], rarity: Counter[str], total: int) -> float:

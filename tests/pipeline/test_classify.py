@@ -169,3 +169,48 @@ def test_the_sample_world_is_classified_as_its_manifest_says(topic: Topic) -> No
     print("; ".join(lines) + f"; micro-F1 {micro:.2f}")
     assert all(c[2] == 0 for c in counts.values()), lines  # every category found
     assert micro >= 0.85, lines
+
+
+DELAY = (
+    "Alita: Battle Angel 2 pushed to 2031 as shoot is delayed",
+    "Alita: Battle Angel 2 will not make its December 2030 release date. 20th Century"
+    " Studios confirmed that the start of filming has been delayed by several months and"
+    " that the sequel will now open in 2031. The studio did not set a new date. Principal"
+    " photography is now expected to begin in early 2030. Director Robert Rodriguez said"
+    " the extra time would be used well. Rosa Salazar is set to return as Alita, and James"
+    " Cameron produces.",
+)
+
+
+def test_a_side_subject_stated_as_a_fact_earns_its_category(topic: Topic) -> None:
+    labels = {label.category: label.sentence for label in classify(topic, *DELAY)}
+    assert {"release", "production", "cast"} <= set(labels)
+    assert "Rosa Salazar is set to return" in labels["cast"]
+
+
+def test_a_sentence_carrying_on_the_subject_counts(topic: Topic) -> None:
+    title = "One more year for Alita: Battle Angel 2"
+    text = (
+        "Five weeks after it was greenlit, the Alita sequel has its first setback. The"
+        " studio has moved the release from December 2030 to an unspecified date in 2031."
+    )
+    labels = {label.category: label.sentence for label in classify(topic, title, text)}
+    assert "release" in labels
+
+
+def test_one_place_of_the_story_in_a_sequel_sentence_is_plot(topic: Topic) -> None:
+    title = "Alita 2 will take her up"
+    text = (
+        "Robert Rodriguez says the sequel's last act is set in Zalem, the floating city."
+        " The film is in development."
+    )
+    assert "plot" in {label.category for label in classify(topic, title, text)}
+
+
+def test_the_long_delayed_sequel_is_no_production_news(topic: Topic) -> None:
+    title = "Rosa Salazar is back for Alita: Battle Angel 2"
+    text = (
+        "Rosa Salazar will reprise the title role in Alita: Battle Angel 2, ending years of"
+        " speculation about whether the long-delayed sequel would recast its lead."
+    )
+    assert {label.category for label in classify(topic, title, text)} == {"cast"}
