@@ -75,6 +75,15 @@ class CrawlSettings(_Model):
     max_response_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
     max_listing_pages: Annotated[int, Field(ge=1, le=100)] = 3
     max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+    allow_internal: bool = Field(
+        default=False,
+        description=(
+            "Let every source's links and redirects reach internal addresses (loopback,"
+            " private, link-local, unique-local, ...). Off, a request to an internal address"
+            " is refused before it connects unless it goes to the site its own source is"
+            " configured at. Turn it on only to crawl your own intranet from sources you trust."
+        ),
+    )
 
     @field_validator("user_agent")
     @classmethod

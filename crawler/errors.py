@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -9,16 +11,26 @@ from scrapy.exceptions import (
     DownloadFailedError,
     DownloadTimeoutError,
     IgnoreRequest,
+    NotSupported,
     ResponseDataLossError,
     UnsupportedURLSchemeError,
 )
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.utils.response import response_status_message
 from twisted.internet import defer, error
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 FORBIDDEN_BY_ROBOTS = "forbidden by robots.txt"
+TOO_LARGE = "response larger than the size cap (max_response_bytes); dropped"
+TOO_LARGE_INFLATED = "response larger than the size cap (max_response_bytes) once decompressed"
+
+
+def status_text(status: int) -> str:
+    """The code and its standard phrase (429 Too Many Requests, where Twisted has none)."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} (non-standard status)"
 
 
 def describe_failure(failure: Failure) -> tuple[str, int | None]:
@@ -26,16 +38,18 @@ def describe_failure(failure: Failure) -> tuple[str, int | None]:
     exc = failure.value
     if isinstance(exc, HttpError):
         status = exc.response.status
-        return f"HTTP {response_status_message(status)}", status
+        return f"HTTP {status_text(status)}", status
     if isinstance(exc, IgnoreRequest):
         text = str(exc)
         if "max redirections" in text:
             return "too many redirects (a redirect loop?)", None
         if "robots.txt" in text.lower():
             return FORBIDDEN_BY_ROBOTS, None
+        if "DOWNLOAD_MAXSIZE" in text:  # Scrapy's wording for a body that inflates past the cap
+            return f"{TOO_LARGE_INFLATED}; dropped", None
         return text or "request ignored", None
     if isinstance(exc, (defer.CancelledError, DownloadCancelledError)):
-        return "response larger than the size cap (max_response_bytes); dropped", None
+        return TOO_LARGE, None
     if isinstance(exc, (error.TimeoutError, defer.TimeoutError, DownloadTimeoutError)):
         return "timed out (no complete answer within the timeout)", None
     if isinstance(exc, (error.DNSLookupError, CannotResolveHostError)):
@@ -53,6 +67,6 @@ def describe_failure(failure: Failure) -> tuple[str, int | None]:
         ),
     ):
         return "the connection was closed before a complete answer", None
-    if isinstance(exc, UnsupportedURLSchemeError):
+    if isinstance(exc, (UnsupportedURLSchemeError, NotSupported)):
         return "not an http(s) address", None
     return f"{type(exc).__name__}: {str(exc)[:200]}", None

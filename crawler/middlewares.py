@@ -7,6 +7,7 @@ import logging
 import random
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -14,6 +15,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.response import response_status_message
+from w3lib.url import canonicalize_url
 
 from crawler.state import CrawlState, crawl_state
 from pipeline.canonical import clean_url
@@ -31,6 +33,14 @@ class KnownURL(IgnoreRequest):
 
 class TooLongRetryAfter(IgnoreRequest):
     """The server asked us to come back later than this run is willing to wait."""
+
+
+class RedirectOutOfTheWeb(IgnoreRequest):
+    """A redirect to a file:, ftp:, data: or other address that is not http(s)."""
+
+
+class RedirectLoop(IgnoreRequest):
+    """A redirect back to an address this chain of redirects has already been through."""
 
 
 class ConditionalGetMiddleware:
@@ -58,7 +68,8 @@ class ConditionalGetMiddleware:
 
 
 class SkipKnownMiddleware:
-    """An article whose URL is in the store is not fetched again, even after a redirect."""
+    """An article whose URL is in the store is not fetched again, even after a redirect,
+    unless all that is stored of it is its feed's headline."""
 
     def __init__(self, state: CrawlState) -> None:
         self.state = state
@@ -73,7 +84,8 @@ class SkipKnownMiddleware:
         if request.meta.get(ROLE) != "article":
             return
         store = self.state.store
-        article_id = store.article_for_urls((request.url, clean_url(request.url)))
+        # a headline whose page could not be fetched last time is asked for again
+        article_id = store.resolved_article_for_urls((request.url, clean_url(request.url)))
         if article_id is None:
             return
         # A redirect (a news-search link) that lands on a known article: remember the hop.
@@ -158,4 +170,43 @@ class SourceStatsMiddleware:
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         """A request that got no response still cost a request."""
+        # IgnoreRequest here comes from a process_request (an internal address, a known
+        # URL, robots.txt): the request was never sent, so it cost nothing.
+        if isinstance(exception, IgnoreRequest):
+            return
         self.state.count(request.meta.get(SOURCE), "requests")
+
+
+class RedirectGuardMiddleware:
+    """Refuse a redirect out of http(s) or round in a loop, saying why.
+
+    Scrapy's RedirectMiddleware does not follow a redirect out of http(s) either, but
+    hands the bare 3xx on ("HTTP 302 Found"); refusing here says where it pointed, and
+    keeps the rule ours whatever a later Scrapy does. A loop would end at the redirect
+    limit, except that an article's next hop is silently dropped by the duplicate filter
+    once it comes round again (scrapy#1225), leaving no error and no headline.
+    """
+
+    redirect_codes = frozenset({301, 302, 303, 307, 308})
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """Raise RedirectOutOfTheWeb or RedirectLoop; let any other response through."""
+        location = response.headers.get(b"Location")
+        if response.status not in self.redirect_codes or not location:
+            return response
+        target = urljoin(request.url, location.decode("latin-1").strip())
+        if urlsplit(target).scheme.lower() not in ("http", "https"):
+            raise RedirectOutOfTheWeb(
+                f"redirected to {_shown(target)}, which is not an http(s) address; not followed"
+            )
+        chain = [*request.meta.get("redirect_urls", ()), request.url]
+        if canonicalize_url(target) in {canonicalize_url(url) for url in chain}:
+            raise RedirectLoop(
+                f"redirect loop: {_shown(request.url)} leads back to {_shown(target)}"
+            )
+        return response
+
+
+def _shown(url: str) -> str:
+    """A URL short enough for an error message (data: URLs run long)."""
+    return url if len(url) <= 80 else url[:77] + "..."

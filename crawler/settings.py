@@ -17,15 +17,25 @@ ROBOTSTXT_OBEY = True
 COOKIES_ENABLED = False
 HTTPCACHE_ENABLED = False
 DOWNLOAD_FAIL_ON_DATALOSS = False
+# Only the web is fetched. Scrapy would also read file:, data:, ftp: and s3: addresses,
+# and the links it follows are written by strangers (feeds, sitemaps, listing pages):
+# with no handler for those schemes, no link can make a crawl read a local file.
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
 DNS_TIMEOUT = 15
 LOG_LEVEL = "WARNING"
 
 DOWNLOADER_MIDDLEWARES = {
     # Scrapy's retry middleware neither backs off nor honours Retry-After: ours does both.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    # Before robots.txt (100) and everything else that connects: a refused address is
+    # never contacted, not even for its robots.txt.
+    "crawler.address_guard.InternalAddressGuard": 40,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "crawler.middlewares.SkipKnownMiddleware": 560,
     "crawler.middlewares.ConditionalGetMiddleware": 570,
+    # Sees each response before Scrapy's RedirectMiddleware (600) does, to refuse a
+    # redirect out of the web (file:, ftp:, data:, ...) or round a loop, saying so.
+    "crawler.middlewares.RedirectGuardMiddleware": 610,
     "crawler.middlewares.SourceStatsMiddleware": 950,
 }
 ITEM_PIPELINES = {"crawler.pipelines.IngestPipeline": 300}

@@ -22,6 +22,7 @@ class Sitemap:
 
     children: tuple[tuple[str, datetime | None], ...]  # (url, lastmod)
     entries: tuple[EntryHint, ...]
+    problem: str | None = None  # what the parser skipped or recovered from, if anything
 
 
 def _parser() -> etree.XMLParser:
@@ -60,12 +61,14 @@ def parse_date(text: str | None) -> datetime | None:
 
 def parse_sitemap(body: bytes) -> Sitemap:
     """Parse a sitemap or sitemap index; raise NotASitemap for anything else."""
+    parser = _parser()
     try:
-        root = etree.fromstring(body, parser=_parser())
+        root = etree.fromstring(body, parser=parser)
     except etree.XMLSyntaxError as exc:
         raise NotASitemap(f"not a sitemap: {exc}") from None
     if root is None:
         raise NotASitemap("not a sitemap: empty document")
+    problem = _problem(root, parser)
     kind = _local(root.tag)
     if kind == "sitemapindex":
         children = tuple(
@@ -73,7 +76,7 @@ def parse_sitemap(body: bytes) -> Sitemap:
             for el in root
             if _local(el.tag) == "sitemap" and (loc := _text(el, "loc"))
         )
-        return Sitemap(children=children[:MAX_SITEMAP_ENTRIES], entries=())
+        return Sitemap(children=children[:MAX_SITEMAP_ENTRIES], entries=(), problem=problem)
     if kind != "urlset":
         raise NotASitemap(f"not a sitemap: the document's root is <{kind or '?'}>")
     entries = []
@@ -94,4 +97,25 @@ def parse_sitemap(body: bytes) -> Sitemap:
         )
         if len(entries) >= MAX_SITEMAP_ENTRIES:
             break
-    return Sitemap(children=(), entries=tuple(entries))
+    return Sitemap(children=(), entries=tuple(entries), problem=problem)
+
+
+def _problem(root: etree._Element, parser: etree.XMLParser) -> str | None:
+    """What was wrong with a document the recovering parser still read, if anything.
+
+    Said aloud because recovery is silent: a billion-laughs bomb or 100,000 nested tags
+    would otherwise read as a sitemap that lists nothing.
+    """
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        return (
+            "the sitemap declares its own XML entities (an XML attack?): none was expanded"
+            " or fetched; read as far as possible without them"
+        )
+    errors = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
+    if any(e.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT and "depth" in e.message for e in errors):
+        return "elements nested more than 256 deep (a parser bomb?); read up to there"
+    if errors:
+        first = errors[0].message.splitlines()[0][:160] if errors[0].message else "?"
+        return f"ill-formed sitemap, read as far as possible: {first}"
+    return None

@@ -25,6 +25,7 @@ class SourceResult:
     counts: Counter[str] = field(default_factory=Counter)
     status: str = "ok"  # ok | not_modified | error
     error: str | None = None
+    validators: tuple[str | None, str | None] | None = None  # ETag, Last-Modified to keep
 
     def fail(self, error: str) -> None:
         """Mark the source failed (the first error is the one kept)."""
@@ -61,8 +62,17 @@ class CrawlState:
         for name in source_names:
             self.result(name)
 
-    def close(self) -> None:
-        """Write each source's result into the run, then close the store."""
+    def close(self, reason: str = "finished") -> None:
+        """Write each source's result into the run, then close the store.
+
+        The sources' validators are kept only when the spider finished: then every article
+        their documents led to is stored. After a shutdown or a crash the next crawl reads
+        the documents again instead of getting 304.
+        """
+        if reason == "finished":
+            for name, result in self.results.items():
+                if result.validators is not None:
+                    self.store.save_validators(name, *result.validators)
         if self.run_id is not None:
             for name, result in self.results.items():
                 self.store.record_source_run(

@@ -78,6 +78,7 @@ def build_article(page: Page, topic: Topic) -> Article:
         fetched_at=page.fetched_at,
         relevance=relevance,
         unresolved=page.unresolved,
+        gone=page.gone,
         from_feed=page.from_feed,
     )
 

@@ -32,6 +32,7 @@ class Page:
     hint: EntryHint = field(default_factory=EntryHint)
     from_feed: bool = False  # a full-content entry: no page was fetched
     unresolved: bool = False  # the publisher's page could not be reached: feed data only
+    gone: bool = False  # unresolved for good (404, 410...): not asked for again
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ class Article:
     fetched_at: datetime  # UTC-aware
     relevance: Relevance
     unresolved: bool = False
+    gone: bool = False  # unresolved for good: its page is not asked for again
     from_feed: bool = False
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
@@ -15,7 +16,10 @@ from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 import config
+from crawler.address_guard import InternalAddressRefused
+from crawler.decoding import page_text
 from crawler.errors import FORBIDDEN_BY_ROBOTS, describe_failure
+from crawler.feeds import is_feed_document
 from crawler.middlewares import ROLE, SOURCE, KnownURL
 from crawler.scrapy_settings import from_config
 from crawler.state import CrawlState, crawl_state
@@ -24,6 +28,11 @@ from pipeline.relevance import prefilter
 from pipeline.store import utcnow
 
 logger = logging.getLogger("sequelwatch.crawl")
+
+# A page that failed for now is asked for again by the next crawls for this long, a few
+# per source and crawl: long enough for an outage, short enough for a page that is gone.
+RETRY_UNRESOLVED_FOR = timedelta(days=3)
+RETRY_UNRESOLVED_MAX = 25
 
 _SLUG_SEPARATORS = re.compile(r"[-_/.+]+")
 
@@ -63,10 +72,28 @@ class SourceSpider(scrapy.Spider):
         ]
 
     async def start(self) -> AsyncIterator[Any]:
-        """One request per source, with its validators added by the middleware."""
+        """One request per source, with its validators added by the middleware, and one
+        for each recent article of it whose page could not be fetched last time."""
         for source in self.sources():
             logger.info("%s: fetching %s", source.name, source.url)
             yield self.source_request(source.url, source)
+            for request in self.retry_unresolved(source):
+                yield request
+
+    def retry_unresolved(self, source: config.Source) -> Iterator[scrapy.Request]:
+        """Ask again for the pages that failed for now (a 503, a timeout): the feed that
+        listed them may answer 304 and never list them again."""
+        since = utcnow() - RETRY_UNRESOLVED_FOR
+        for url, title in self.state.store.unresolved_articles(
+            source.name, since, RETRY_UNRESOLVED_MAX
+        ):
+            yield scrapy.Request(
+                url,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                cb_kwargs={"source": source, "hint": EntryHint(title=title, link=url), "seen": ()},
+                meta={SOURCE: source.name, ROLE: "article"},
+            )
 
     def source_request(
         self, url: str, source: config.Source, role: str = "source"
@@ -82,16 +109,15 @@ class SourceSpider(scrapy.Spider):
         )
 
     def parse_source(self, response: Response, source: config.Source) -> Iterator[Any]:
-        """Record the source's health, then read its document."""
+        """Record the source's health, then read its document.
+
+        Its new ETag and Last-Modified are kept only when the crawl finishes: stored now, a
+        crawl killed before the document's articles are stored would get 304 next time and
+        never see those articles again.
+        """
         role = response.meta.get(ROLE)
-        if role == "source":
-            self.state.store.record_source_ok(
-                source.name,
-                http_status=response.status,
-                etag=_header(response, b"ETag"),
-                last_modified=_header(response, b"Last-Modified"),
-            )
         if response.status == 304:
+            self._record_ok(source, response, role)
             self.state.result(source.name).status = "not_modified"
             logger.info("%s: not modified", source.name)
             return
@@ -99,6 +125,24 @@ class SourceSpider(scrapy.Spider):
             yield from self.read_source(response, source)
         except ValueError as exc:  # NotAFeed, NotASitemap and other unreadable documents
             self.source_error(source, str(exc), response.status, role)
+            return
+        # Only now: a document fetched but unreadable is a failure too, and recording
+        # success first would reset the source's count of failures in a row every time.
+        self._record_ok(source, response, role)
+
+    def _record_ok(self, source: config.Source, response: Response, role: Any) -> None:
+        """The source's own document was read (or not modified) without a problem.
+
+        Only then are its validators worth keeping: kept for a document that could not be
+        read, they would make the next try a 304, and the failure "not modified".
+        """
+        result = self.state.result(source.name)
+        if role != "source" or result.status == "error":
+            return
+        result.validators = (_header(response, b"ETag"), _header(response, b"Last-Modified"))
+        self.state.store.record_source_ok(
+            source.name, http_status=response.status, etag=None, last_modified=None
+        )
 
     def read_source(self, response: Response, source: config.Source) -> Iterator[Any]:
         """Turn a source's document into article requests and pages (one per kind)."""
@@ -133,6 +177,11 @@ class SourceSpider(scrapy.Spider):
         url = url or hint.link
         if not url:
             return
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            # Sitemaps and listing pages may link to file:, data: or ftp: addresses; only
+            # the web is fetched (feeds.py drops such entries as it reads them too).
+            logger.warning("%s: %.80s is not an http(s) address; not followed", source.name, url)
+            return
         self.state.count(source.name, "entries")
         texts = (hint.title or "", hint.summary or "", *hint.tags)
         if not any(texts):
@@ -152,9 +201,10 @@ class SourceSpider(scrapy.Spider):
         self, response: Response, source: config.Source, hint: EntryHint, seen: tuple[str, ...]
     ) -> Iterator[Page]:
         """An article page: hand it to the pipeline with every URL that led to it."""
-        if not isinstance(response, TextResponse) or _undecodable(response.text):
+        text = page_text(response) if isinstance(response, TextResponse) else None
+        if (problem := _not_an_article(text)) is not None:
             self.state.result(source.name).counts["errors"] += 1
-            logger.warning("%s: %s is not a readable HTML page", source.name, response.url)
+            logger.warning("%s: %s %s", source.name, response.url, problem)
             yield from self.unresolved(
                 source, hint, response.request.url if response.request else response.url
             )
@@ -164,7 +214,7 @@ class SourceSpider(scrapy.Spider):
             url=response.url,
             source=source.name,
             fetched_at=utcnow(),
-            html=response.text,
+            html=text,
             seen_urls=tuple(dict.fromkeys((*seen, *hops))),
             hint=hint,
         )
@@ -180,13 +230,21 @@ class SourceSpider(scrapy.Spider):
             return
         self.state.result(source.name).counts["errors"] += 1
         logger.warning("%s: article %s: %s", source.name, request.url, error)
+        if failure.check(InternalAddressRefused):  # a way into someone's network is no headline
+            return
         hops = request.meta.get("redirect_urls") or []
         yield from self.unresolved(
-            source, request.cb_kwargs["hint"], hops[0] if hops else request.url
+            source,
+            request.cb_kwargs["hint"],
+            hops[0] if hops else request.url,
+            gone=_gone(failure),
         )
 
-    def unresolved(self, source: config.Source, hint: EntryHint, url: str) -> Iterator[Page]:
-        """A Page made of the feed's words alone, when the feed said enough to keep."""
+    def unresolved(
+        self, source: config.Source, hint: EntryHint, url: str, *, gone: bool = True
+    ) -> Iterator[Page]:
+        """A Page made of the feed's words alone, when the feed said enough to keep; `gone`
+        when asking for the page again will not help."""
         if hint.title:
             yield Page(
                 url=url,
@@ -196,7 +254,15 @@ class SourceSpider(scrapy.Spider):
                 seen_urls=(hint.link,) if hint.link else (),
                 hint=hint,
                 unresolved=True,
+                gone=gone,
             )
+
+
+def _gone(failure: Failure) -> bool:
+    """Whether a failed article page is gone for good: a 4xx answer other than 408 and 429
+    (a timeout, a reset, a 5xx or a 429 may pass, and the page is asked for again)."""
+    _, status = describe_failure(failure)
+    return status is not None and 400 <= status < 500 and status not in (408, 429)
 
 
 def _header(response: Response, name: bytes) -> str | None:
@@ -213,7 +279,19 @@ def _slug_words(url: str) -> str:
     return _SLUG_SEPARATORS.sub(" ", unquote(urlsplit(url).path))
 
 
+def _not_an_article(text: str | None) -> str | None:
+    """Why a fetched page cannot be read as an article (None when it can)."""
+    if text is None or _undecodable(text):
+        return "is not a readable HTML page"
+    if is_feed_document(text):  # an entry that links to a feed, served as HTML or not
+        return "is a feed, not an article page"
+    return None
+
+
 def _undecodable(text: str) -> bool:
-    """Binary junk served as HTML: NULs or many replacement characters."""
+    """Binary junk served as HTML: NULs, or many replacement or control characters."""
     sample = text[:20000]
-    return "\x00" in sample or sample.count("\ufffd") > max(20, len(sample) // 50)
+    # control characters too: bytes read as Windows-1252 (see crawler.decoding) seldom
+    # become U+FFFD, but binary is full of C0 controls that no text has
+    junk = sum(1 for ch in sample if ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\f"))
+    return "\x00" in sample or junk > max(20, len(sample) // 50)

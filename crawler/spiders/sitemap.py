@@ -10,6 +10,8 @@ from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 
 import config
+from crawler.errors import TOO_LARGE_INFLATED
+from crawler.middlewares import ROLE
 from crawler.sitemaps import parse_sitemap
 from crawler.spiders.base import SourceSpider
 
@@ -26,8 +28,13 @@ class SitemapSpider(SourceSpider):
         """An index leads to its newest child sitemaps; a sitemap to its articles."""
         body = response.body
         if body[:2] == b"\x1f\x8b":
-            body = gunzip(body, max_size=self.state.settings.crawl.max_response_bytes)
+            try:
+                body = gunzip(body, max_size=self.state.settings.crawl.max_response_bytes)
+            except ValueError:  # Scrapy's "decompressed past max_size": a gzip bomb
+                raise ValueError(f"{TOO_LARGE_INFLATED}; dropped") from None
         sitemap = parse_sitemap(body)
+        if sitemap.problem:
+            self.source_error(source, sitemap.problem, response.status, response.meta.get(ROLE))
         if sitemap.children:
             oldest = datetime.min.replace(tzinfo=UTC)
             newest = sorted(sitemap.children, key=lambda c: c[1] or oldest, reverse=True)

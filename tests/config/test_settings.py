@@ -50,6 +50,7 @@ def test_the_shipped_configuration_loads_with_real_sources() -> None:
     ):
         assert host in urls
     assert settings.crawl.obey_robots is True
+    assert settings.crawl.allow_internal is False  # the internal-address guard is on
     assert settings.crawl.user_agent.startswith("sequelwatch/")
 
 
@@ -87,6 +88,12 @@ def test_the_environment_names_the_file(tmp_path: Path) -> None:
             FEED,
             "sequelwatch.toml",
             ["crawl.concurrency_per_host", "greater than or equal to 1"],
+        ),
+        (
+            '[crawl]\nallow_internal = "yes"\n',
+            FEED,
+            "sequelwatch.toml",
+            ["crawl.allow_internal", "'yes'"],
         ),
         (
             "",
