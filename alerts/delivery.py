@@ -46,9 +46,17 @@ class TemporaryFailure(DeliveryError):
 
 
 class PermanentFailure(DeliveryError):
-    """Trying again will not help: a 5xx answer for the message, a refused login, bad setup."""
+    """Trying again will not help: a 5xx answer to the message itself (see the subclasses)."""
 
     temporary: ClassVar[bool] = False
+
+
+class SetupFailure(PermanentFailure):
+    """The server refuses us, not the message: a refused login, TLS, the sender, no AUTH.
+
+    Trying again unchanged will not help, but the message itself is fine: it is kept and
+    goes out once the operator fixes the configuration (or the server its own).
+    """
 
 
 class RecipientRejected(PermanentFailure):
@@ -231,7 +239,7 @@ class SmtpTransport:
                 smtp, _ = self._connection(password)
                 smtp.send_message(message, to_addrs=[recipient])
             code, reply = smtp.data_reply
-        except (smtplib.SMTPException, OSError) as exc:
+        except (smtplib.SMTPException, OSError, UnicodeEncodeError) as exc:
             self._abandon()
             failure = self._classify(exc)
             log.debug("%s to %s not delivered: %s", mid, recipient, failure)
@@ -239,7 +247,7 @@ class SmtpTransport:
             raise failure from None
         if not self._batch:
             self.close()
-        receipt = self._redact(f"{code} {_one_line(reply)}")
+        receipt = self._redact(f"{code} {_one_line(reply, self._secrets)}")
         log.info("%s delivered to %s: %s", mid, recipient, receipt)
         return receipt
 
@@ -249,7 +257,7 @@ class SmtpTransport:
             return ""
         password = self._env.get(self.settings.password_env, "")
         if not password:
-            raise PermanentFailure(
+            raise SetupFailure(
                 f"the SMTP password is not set: put it in ${self.settings.password_env}"
             )
         return password
@@ -292,7 +300,7 @@ class SmtpTransport:
 
     def _classify(self, exc: BaseException) -> DeliveryError:
         """The DeliveryError that says what went wrong, with secrets removed."""
-        failure = _classify(exc, self.address, self.settings.timeout)
+        failure = _classify(exc, self.address, self.settings.timeout, self._secrets)
         text = self._redact(str(failure))
         if isinstance(failure, RecipientRejected):
             return RecipientRejected(text, failure.code, failure.recipient)
@@ -305,37 +313,45 @@ class SmtpTransport:
         return text
 
 
-def _classify(exc: BaseException, where: str, timeout: float) -> DeliveryError:
-    """Map an smtplib, socket or ssl exception to the failure it means."""
+def _classify(
+    exc: BaseException, where: str, timeout: float, secrets: tuple[str, ...] = ()
+) -> DeliveryError:
+    """Map an smtplib, socket or ssl exception to the failure it means (replies redacted)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         recipient, (code, reply) = next(iter(exc.recipients.items()))
-        text = f"{code} {_one_line(reply)} (recipient {recipient})"
+        text = f"{code} {_one_line(reply, secrets)} (recipient {recipient})"
         if 500 <= code < 600:
             return RecipientRejected(text, code, recipient)
         return TemporaryFailure(text, code)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        text = f"{exc.smtp_code} {_one_line(exc.smtp_error)} (login refused by {where})"
-        return _by_code(text, exc.smtp_code)
+        text = f"{exc.smtp_code} {_one_line(exc.smtp_error, secrets)} (login refused by {where})"
+        return _by_code(text, exc.smtp_code, SetupFailure)
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = f"{exc.smtp_code} {_one_line(exc.smtp_error)}"
+        text = f"{exc.smtp_code} {_one_line(exc.smtp_error, secrets)}"
+        if isinstance(exc, smtplib.SMTPDataError):
+            return _by_code(text, exc.smtp_code)  # the server read this message and refused it
         if isinstance(exc, smtplib.SMTPSenderRefused):
             text += f" (sender {exc.sender})"
         elif isinstance(exc, smtplib.SMTPConnectError):
             text += f" (greeting from {where})"
-        return _by_code(text, exc.smtp_code)
+        # a refusal before the message (greeting, HELO, MAIL FROM) is about us, not it
+        return _by_code(text, exc.smtp_code, SetupFailure)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         if _caused_by(exc, TimeoutError):
             return TemporaryFailure(f"{where} did not answer within {timeout:g}s")
         return TemporaryFailure(f"{where} closed the connection before accepting the message")
     if isinstance(exc, smtplib.SMTPException):
         # What remains (no STARTTLS, no AUTH, no usable AUTH method) is a setup mismatch.
-        return PermanentFailure(f"{where}: {exc}")
+        return SetupFailure(f"{where}: {exc}")
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return PermanentFailure(f"the certificate of {where} is not trusted: {exc.verify_message}")
+        return SetupFailure(f"the certificate of {where} is not trusted: {exc.verify_message}")
     if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
         return TemporaryFailure(f"{where} closed the connection during the TLS handshake")
     if isinstance(exc, ssl.SSLError):
-        return PermanentFailure(f"TLS with {where} failed: {exc.reason or exc}")
+        return SetupFailure(f"TLS with {where} failed: {exc.reason or exc}")
+    if isinstance(exc, UnicodeEncodeError):
+        # smtplib writes commands, the login among them, in ASCII only
+        return SetupFailure(f"cannot log in to {where}: the SMTP user or password is not ASCII")
     if isinstance(exc, ConnectionRefusedError):
         return TemporaryFailure(f"the server refused the connection ({where})")
     if isinstance(exc, TimeoutError):
@@ -347,10 +363,12 @@ def _classify(exc: BaseException, where: str, timeout: float) -> DeliveryError:
     return TemporaryFailure(f"{where}: {type(exc).__name__}")
 
 
-def _by_code(text: str, code: int) -> DeliveryError:
-    """5xx is permanent; 4xx, and anything unexpected, may pass."""
+def _by_code(
+    text: str, code: int, permanent: type[PermanentFailure] = PermanentFailure
+) -> DeliveryError:
+    """5xx is permanent (of the kind given); 4xx, and anything unexpected, may pass."""
     if 500 <= code < 600:
-        return PermanentFailure(text, code)
+        return permanent(text, code)
     return TemporaryFailure(text, code)
 
 
@@ -364,9 +382,12 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
-def _one_line(reply: bytes | str) -> str:
-    """A server's (possibly multi-line) reply as one short readable line."""
+def _one_line(reply: bytes | str, secrets: tuple[str, ...] = ()) -> str:
+    """A server's (possibly multi-line) reply as one short readable line, secrets replaced."""
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    # Before shortening: a cut through an echoed password would leave a piece nobody matches.
+    for secret in secrets:
+        text = text.replace(secret, "[password]")
     text = " ".join(text.split())
     return text if len(text) <= _MAX_REPLY else text[: _MAX_REPLY - 1] + "…"
 

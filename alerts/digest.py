@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import config
-from alerts.delivery import DeliveryError, RecipientRejected, Transport
+from alerts.delivery import DeliveryError, RecipientRejected, SetupFailure, Transport
 from alerts.message import build_message, make_message_id, parse_message
 from alerts.records import Digest, Rendered, StoryItem
 from alerts.render import render_confirmation, render_digest, write_web_copy
@@ -227,8 +227,6 @@ class Postman:
                 f"{subscriber['email']}: {rendered.subject} ({len(stories)} stories)"
             )
             return
-        if self._latest is None or len(digest.stories) >= len(self._latest.stories):
-            self._latest = digest
         key = hashlib.sha256(f"{subscriber['id']}|{iso(self.now())}|{stories}".encode()).hexdigest()
         message = self.message(rendered, subscriber, key)
         kind = "instant" if subscriber["frequency"] == "instant" else "digest"
@@ -243,6 +241,12 @@ class Postman:
             },
             stories,
         )
+        if digest_id is None:  # another sender reserved these developments first
+            logger.info("%s: already being sent by another run", subscriber["email"])
+            report.nothing_new += 1
+            return
+        if self._latest is None or len(digest.stories) >= len(self._latest.stories):
+            self._latest = digest
         self.send(digest_id, message, subscriber, report)
 
     def retry_pending(self, report: SendReport) -> None:
@@ -276,7 +280,9 @@ class Postman:
             logger.warning("rejected %s: %s", subscriber["email"], exc)
             return
         except DeliveryError as exc:
-            if exc.temporary:
+            # A refusal of our setup (login, TLS, sender) says nothing against the message:
+            # keep it, so the news goes out once the configuration is fixed.
+            if exc.temporary or isinstance(exc, SetupFailure):
                 self._fail(digest_id, str(exc), attempts)
                 report.failed.append(f"{line} ({exc})")
             else:
@@ -321,6 +327,7 @@ class Postman:
             },
             [],
         )
+        assert digest_id is not None  # carrying no stories, it is always reserved
         report = SendReport()
         self.send(digest_id, message, found, report)
         if report.sent:

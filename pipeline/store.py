@@ -301,8 +301,12 @@ class Store:
         self.db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One transaction around several writes; a nested call joins the outer one."""
+    def transaction(self, *, immediate: bool = False) -> Iterator[None]:
+        """One transaction around several writes; a nested call joins the outer one.
+
+        `immediate` takes the write lock at once, so what the transaction reads first
+        cannot change before it writes, even from another process.
+        """
         if self._depth:
             self._depth += 1
             try:
@@ -313,6 +317,8 @@ class Store:
         self._depth = 1
         try:
             with self.conn:
+                if immediate:
+                    self.conn.execute("BEGIN IMMEDIATE")
                 yield
         finally:
             self._depth = 0
@@ -376,6 +382,15 @@ class Store:
             "SELECT etag, last_modified FROM sources WHERE name = ?", (name,)
         ).fetchone()
         return (row[0], row[1]) if row else (None, None)
+
+    def save_validators(self, name: str, etag: str | None, last_modified: str | None) -> None:
+        """Keep a source's ETag and Last-Modified (a missing one leaves the old one)."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE sources SET etag = COALESCE(?, etag),"
+                " last_modified = COALESCE(?, last_modified) WHERE name = ?",
+                (etag, last_modified, name),
+            )
 
     def record_source_ok(
         self,
@@ -472,10 +487,17 @@ class Store:
             )
 
     def save_article(self, article: Article) -> SavedArticle:
-        """Store an article and its URLs, or add the URLs to the article one of them names."""
+        """Store an article and its URLs, or add the URLs to the article one of them names.
+
+        An article known only by its feed's headline (`unresolved`) whose page has now
+        been fetched is filled in and understood again: it counts as new.
+        """
         existing = self.article_for_urls((article.url, *article.urls))
         if existing is not None:
             self.add_urls(existing, (article.url, *article.urls), article.fetched_at)
+            if not article.unresolved and self._is_unresolved(existing):
+                self._resolve(existing, article)
+                return SavedArticle(existing, True)
             return SavedArticle(existing, False)
         row = {
             "url": article.url,
@@ -491,7 +513,8 @@ class Store:
             "relevant": int(article.relevance.kept),
             "relevance": round(article.relevance.score, 4),
             "relevance_reason": article.relevance.reason,
-            "unresolved": int(article.unresolved),
+            # 1: the page failed for now and is asked for again; 2: it is gone for good
+            "unresolved": 2 if article.unresolved and article.gone else int(article.unresolved),
             "from_feed": int(article.from_feed),
         }
         with self.transaction():
@@ -510,6 +533,70 @@ class Store:
                     (row["first_seen"], article.source),
                 )
         return SavedArticle(article_id, True)
+
+    def _is_unresolved(self, article_id: int) -> bool:
+        """Whether a stored article is only its feed's headline."""
+        row = self.conn.execute(
+            "SELECT unresolved FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return bool(row and row[0])
+
+    def resolved_article_for_urls(self, urls: Iterable[str]) -> int | None:
+        """The article these URLs lead to, unless it is only a headline still to fetch."""
+        article_id = self.article_for_urls(urls)
+        if article_id is None or self._is_unresolved(article_id):
+            return None
+        return article_id
+
+    def unresolved_articles(
+        self, source: str, since: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        """(url, title) of a source's headline-only articles first seen since then, newest
+        first: the pages to ask for again."""
+        rows = self.conn.execute(
+            "SELECT url, title FROM articles WHERE unresolved = 1 AND source = ?"
+            " AND first_seen >= ? ORDER BY first_seen DESC LIMIT ?",
+            (source, iso(since), limit),
+        )
+        return [(str(url), str(title)) for url, title in rows]
+
+    def _resolve(self, article_id: int, article: Article) -> None:
+        """Fill in a headline-only article with its fetched page and forget what was
+        understood from the headline, so that it is placed again from the whole text."""
+        with self.transaction():
+            story = self.article_story(article_id)
+            self.conn.execute(
+                "UPDATE articles SET title = ?, outlet = coalesce(?, outlet), authors = ?,"
+                " published = coalesce(?, published), language = coalesce(?, language),"
+                " description = ?, text = ?, relevant = ?, relevance = ?,"
+                " relevance_reason = ?, unresolved = 0, story_id = NULL, duplicate_of = NULL,"
+                " evidence = '[]' WHERE id = ?",
+                (
+                    article.title,
+                    article.outlet,
+                    json.dumps(list(article.authors), ensure_ascii=False),
+                    iso(article.published),
+                    article.language,
+                    article.description,
+                    article.text,
+                    int(article.relevance.kept),
+                    round(article.relevance.score, 4),
+                    article.relevance.reason,
+                    article_id,
+                ),
+            )
+            self.conn.execute(
+                "UPDATE facts SET replaces = NULL WHERE replaces IN"
+                " (SELECT id FROM facts WHERE article_id = ?)",
+                (article_id,),
+            )
+            for table in ("facts", "article_labels", "article_signatures", "minhash_bands"):
+                self.conn.execute(f"DELETE FROM {table} WHERE article_id = ?", (article_id,))
+            self.conn.execute(  # the story it alone made, if any, goes with what it said
+                "DELETE FROM stories WHERE id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM articles a WHERE a.story_id = stories.id)",
+                (story,),
+            )
 
     def article_count(self, *, relevant_only: bool = True) -> int:
         """How many articles are stored (about the topic, by default)."""
@@ -846,6 +933,17 @@ class Store:
             )
         ]
 
+    def still_waiting(self, article_ids: Sequence[int]) -> set[int]:
+        """Which of these articles are still not in a story."""
+        marks = ",".join("?" * len(article_ids))
+        return {
+            int(row[0])
+            for row in self.conn.execute(
+                f"SELECT id FROM articles WHERE story_id IS NULL AND id IN ({marks})",
+                list(article_ids),
+            )
+        }
+
     def articles_in_order(self, after_id: int, limit: int) -> list[dict[str, Any]]:
         """Stored articles in the order they were first seen, a batch at a time."""
         return [
@@ -1016,9 +1114,16 @@ class Store:
         self,
         row: dict[str, Any],
         stories: Sequence[tuple[int, str]],
-    ) -> int:
-        """Reserve a message and the stories it carries, before it is sent."""
-        with self.transaction():
+    ) -> int | None:
+        """Reserve a message and the stories it carries, before it is sent.
+
+        None, reserving nothing, when one of these developments is already reserved for
+        the subscriber: two senders (the daemon's digest check and a crawl's instant
+        alerts) may compose the same digest at once, and only the first may send it.
+        """
+        with self.transaction(immediate=True):
+            if self._reserved_already(row["subscriber_id"], stories):
+                return None
             cursor = self.conn.execute(
                 f"INSERT INTO digests ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 list(row.values()),
@@ -1030,6 +1135,18 @@ class Store:
                 [(digest_id, row["subscriber_id"], story, when) for story, when in stories],
             )
         return digest_id
+
+    def _reserved_already(self, subscriber_id: int, stories: Sequence[tuple[int, str]]) -> bool:
+        """Whether any of these developments is reserved for the subscriber (as in
+        new_developments: a story reserved at or after this development)."""
+        return any(
+            self.conn.execute(
+                "SELECT 1 FROM deliveries WHERE subscriber_id = ? AND story_id = ?"
+                " AND developed_at >= ? LIMIT 1",
+                (subscriber_id, story, when),
+            ).fetchone()
+            for story, when in stories
+        )
 
     def pending_digests(self, now: str) -> list[dict[str, Any]]:
         """Reserved or failed messages whose (next) attempt is due, oldest first."""
@@ -1140,19 +1257,67 @@ def _fts_query(terms: str) -> str:
     return " ".join(f'"{w}"' for w in words) or '""'
 
 
+# PRAGMAs that only report: allowed bare, and those naming a table also with their argument.
+_REPORTING_PRAGMAS = frozenset({
+    "application_id", "collation_list", "compile_options", "data_version", "database_list",
+    "encoding", "foreign_keys", "freelist_count", "function_list", "journal_mode",
+    "module_list", "page_count", "page_size", "pragma_list", "schema_version", "user_version",
+})  # fmt: skip
+_INSPECTING_PRAGMAS = frozenset({
+    "foreign_key_check", "foreign_key_list", "index_info", "index_list", "index_xinfo",
+    "integrity_check", "quick_check", "table_info", "table_list", "table_xinfo",
+})  # fmt: skip
+
+
+class _ReadsOnly:
+    """An SQLite authorizer for `query`: no ATTACH (nor VACUUM INTO), no setting PRAGMAs.
+
+    The read-only connection already refuses writes to the store; ATTACH would still
+    create a file anywhere, and a PRAGMA could change how the connection behaves.
+    """
+
+    def __init__(self) -> None:
+        self.refused: str | None = None
+
+    def __call__(
+        self, action: int, arg1: str | None, arg2: str | None, db: str | None, inside: str | None
+    ) -> int:
+        """SQLITE_OK for reading, SQLITE_DENY (remembering what) for the rest."""
+        if action == sqlite3.SQLITE_ATTACH:
+            self.refused = "ATTACH and VACUUM INTO are refused (they open another file)"
+        elif action == sqlite3.SQLITE_DETACH:
+            self.refused = "DETACH is refused"
+        elif action == sqlite3.SQLITE_PRAGMA and not _reporting_pragma(arg1 or "", arg2):
+            setting = f"PRAGMA {arg1}" + (f" = {arg2}" if arg2 is not None else "")
+            self.refused = f"{setting} is refused (only PRAGMAs that report are allowed)"
+        else:
+            return sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+
+
+def _reporting_pragma(name: str, argument: str | None) -> bool:
+    """Whether a PRAGMA only reports (no setting, no checkpoint, no optimize)."""
+    name = name.lower()
+    return name in _INSPECTING_PRAGMAS or (name in _REPORTING_PRAGMAS and argument is None)
+
+
 def read_only_query(path: Path, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """Run one SQL statement on a read-only connection; a write is refused."""
     if not path.exists():
         raise StoreError(f"{path}: no store here yet (run `sequelwatch crawl` first)")
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    guard = _ReadsOnly()
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = ON")
+        conn.set_authorizer(guard)
         conn.row_factory = sqlite3.Row
         cursor = conn.execute(sql, params)
         return [dict(row) for row in cursor.fetchall()]
     except sqlite3.Error as exc:
         message = str(exc)
+        if guard.refused:
+            raise StoreError(f"`query` is read-only: {guard.refused}") from None
         if "readonly" in message or "read-only" in message or "query_only" in message:
             raise StoreError("`query` is read-only: writing statements are refused") from None
         raise StoreError(f"query failed: {message}") from None

@@ -208,12 +208,16 @@ def settle(
         subject_of(row) for row in store.waiting_articles(batch) if row["id"] not in tried
     ]:
         readings = {row.id: read(topic, row) for row in rows}
-        background = Background()
-        for reading in readings.values():
-            background.add(reading.keys)
-        with store.transaction():
+        tried.update(readings)
+        # The write lock first, then what still waits: another crawl (one that a killed
+        # daemon left running) may have placed some of these since they were read.
+        with store.transaction(immediate=True):
+            waiting = store.still_waiting(list(readings))
+            rows = [row for row in rows if row.id in waiting]
+            background = Background()
             for row in rows:
-                tried.add(row.id)
+                background.add(readings[row.id].keys)
+            for row in rows:
                 reading = readings[row.id]
                 found = understand(store, topic, settings, row, reading, background)
                 background.remove(reading.keys)

@@ -10,14 +10,17 @@ import time
 import traceback
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from alerts.delivery import (
     DeliveryError,
     OutboxTransport,
     PermanentFailure,
     RecipientRejected,
+    SetupFailure,
     SmtpTransport,
     TemporaryFailure,
     transport_for,
@@ -211,19 +214,21 @@ def test_4xx_at_any_stage_is_a_temporary_failure(
 
 
 @pytest.mark.parametrize(
-    ("stage", "reply", "text"),
+    ("stage", "reply", "text", "setup"),
     [
-        ("MAIL", "553 5.7.1 sender not allowed", "553 5.7.1 sender not allowed (sender "),
-        ("DATA", "554 5.6.0 message refused as spam", "554 5.6.0 message refused as spam"),
+        ("MAIL", "553 5.7.1 sender not allowed", "553 5.7.1 sender not allowed (sender ", True),
+        ("DATA", "554 5.6.0 message refused as spam", "554 5.6.0 message refused as spam", False),
     ],
 )
 def test_5xx_for_the_whole_message_is_a_permanent_failure(
-    smtp_server: StartServer, stage: str, reply: str, text: str
+    smtp_server: StartServer, stage: str, reply: str, text: str, setup: bool
 ) -> None:
     server = smtp_server(FailingHandler(stage, reply))
     with pytest.raises(PermanentFailure) as caught:
         SmtpTransport(smtp_settings(server.port), {}).send(digest_message())
     assert not isinstance(caught.value, RecipientRejected)
+    # a refused sender is our setup (the message is kept); a refused message is final
+    assert isinstance(caught.value, SetupFailure) == setup
     assert str(caught.value).startswith(text)
     assert caught.value.code == int(reply[:3])
     assert not caught.value.temporary
@@ -286,7 +291,7 @@ def test_login_with_the_password_from_the_environment(smtp_server: StartServer) 
 
 def test_wrong_password_is_a_permanent_failure(smtp_server: StartServer) -> None:
     server = smtp_server(authenticator=authenticator(USER, "another"), auth_required=True)
-    with pytest.raises(PermanentFailure) as caught:
+    with pytest.raises(SetupFailure) as caught:
         SmtpTransport(login_settings(server.port), {PASSWORD_ENV: PASSWORD}).send(digest_message())
     assert caught.value.code == 535
     assert str(caught.value).endswith(f"(login refused by 127.0.0.1:{server.port})")
@@ -295,7 +300,7 @@ def test_wrong_password_is_a_permanent_failure(smtp_server: StartServer) -> None
 
 def test_missing_password_variable_names_the_variable(smtp_server: StartServer) -> None:
     server = smtp_server(authenticator=authenticator(USER, PASSWORD), auth_required=True)
-    with pytest.raises(PermanentFailure) as caught:
+    with pytest.raises(SetupFailure) as caught:
         SmtpTransport(login_settings(server.port), {}).send(digest_message())
     assert str(caught.value) == f"the SMTP password is not set: put it in ${PASSWORD_ENV}"
 
@@ -309,9 +314,23 @@ def test_password_is_read_when_sending_not_when_built(smtp_server: StartServer) 
     assert len(server.received) == 1
 
 
+def test_a_password_smtplib_cannot_send_is_one_clear_setup_failure(
+    smtp_server: StartServer,
+) -> None:
+    password = "Zalem-Eisen-ä"  # smtplib sends the login in ASCII only
+    server = smtp_server(authenticator=authenticator(USER, password), auth_required=True)
+    transport = SmtpTransport(login_settings(server.port), {PASSWORD_ENV: password})
+    with pytest.raises(SetupFailure) as caught:
+        transport.send(digest_message())
+    assert str(caught.value) == (
+        f"cannot log in to 127.0.0.1:{server.port}: the SMTP user or password is not ASCII"
+    )
+    assert caught.value.__suppress_context__ and server.received == []
+
+
 def test_server_requiring_a_login_that_gets_none(smtp_server: StartServer) -> None:
     server = smtp_server(authenticator=authenticator(USER, PASSWORD), auth_required=True)
-    with pytest.raises(PermanentFailure, match=r"^530 5\.7\.0 Authentication required"):
+    with pytest.raises(SetupFailure, match=r"^530 5\.7\.0 Authentication required"):
         SmtpTransport(smtp_settings(server.port), {}).send(digest_message())
 
 
@@ -350,6 +369,24 @@ def test_the_password_never_shows_in_logs_or_errors(
     everything = "\n".join(texts + [formatter.format(r) for r in client_logs])
     assert PASSWORD not in everything
     assert "V2gxdGUtUmFiYml0L1phbGVtKzk" not in everything  # base64 of the password
+
+
+def test_an_echoed_password_is_hidden_even_where_a_long_reply_is_cut(
+    smtp_server: StartServer,
+) -> None:
+    def check(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> Any:
+        # the reply is shortened to 300 characters: the cut falls inside the password
+        padding = "x" * (300 - len("535 5.7.8 ") - 8)
+        return AuthResult(
+            success=False, handled=False, message=f"535 5.7.8 {padding} {data.password.decode()}"
+        )
+
+    server = smtp_server(authenticator=check)
+    transport = SmtpTransport(login_settings(server.port), {PASSWORD_ENV: PASSWORD})
+    with pytest.raises(SetupFailure) as caught:
+        transport.send(digest_message())
+    assert "[password]" in str(caught.value)
+    assert not any(PASSWORD[i : i + 6] in str(caught.value) for i in range(len(PASSWORD) - 5))
 
 
 # SMTP: TLS
@@ -394,14 +431,14 @@ def test_untrusted_certificate_is_a_permanent_failure(
 ) -> None:
     cert, key = tls_certificate
     server = smtp_server(ssl_context=server_tls_context(cert, key))
-    with pytest.raises(PermanentFailure, match="is not trusted: .*certificate"):
+    with pytest.raises(SetupFailure, match="is not trusted: .*certificate"):
         SmtpTransport(smtp_settings(server.port, security="ssl"), {}).send(digest_message())
 
 
 def test_starttls_never_falls_back_to_plain_text(smtp_server: StartServer) -> None:
     server = smtp_server(authenticator=authenticator(USER, PASSWORD))
     settings = login_settings(server.port, security="starttls")
-    with pytest.raises(PermanentFailure, match="STARTTLS"):
+    with pytest.raises(SetupFailure, match="STARTTLS"):
         SmtpTransport(settings, {PASSWORD_ENV: PASSWORD}).send(digest_message())
     assert server.received == []
 

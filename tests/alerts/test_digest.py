@@ -12,9 +12,9 @@ import pytest
 import config
 from alerts.delivery import OutboxTransport
 from alerts.digest import Postman
-from alerts.subscribers import choices, subscribe
+from alerts.subscribers import Choices, choices, subscribe
 from pipeline.ingest import Ingestor
-from pipeline.store import Store
+from pipeline.store import Store, iso
 from tests.helpers import ROOT
 from tests.stories import DELAY, add_developments, page
 
@@ -48,6 +48,18 @@ def sent(folder: Path) -> list[EmailMessage]:
     return [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]  # type: ignore[misc]
 
 
+def subscribed(store: Store, address: str, wanted: Choices) -> None:
+    """A subscriber confirmed on DAY, the tests' clock, not the wall clock.
+
+    A new subscriber's first digest reaches back a month from confirming: confirmed
+    today, the fixed developments of DAY would drift out of reach as the calendar moves.
+    """
+    subscribe(store, address, wanted, confirmed=True)
+    found = store.subscriber(email=address)
+    assert found is not None
+    store.update_subscriber(found["id"], confirmed_at=iso(DAY))
+
+
 def postman(store: Store, settings: config.Settings, now: datetime) -> Postman:
     return Postman(store, settings, OutboxTransport(settings.outbox), now=lambda: now)
 
@@ -55,9 +67,7 @@ def postman(store: Store, settings: config.Settings, now: datetime) -> Postman:
 def test_each_development_reaches_a_subscriber_once(
     store: Store, settings: config.Settings
 ) -> None:
-    subscribe(
-        store, "fan@example.org", choices(None, "daily", "Europe/Rome", KNOWN), confirmed=True
-    )
+    subscribed(store, "fan@example.org", choices(None, "daily", "Europe/Rome", KNOWN))
     now = DAY + timedelta(days=1)
     report = postman(store, settings, now).run()
     assert len(report.sent) == 1
@@ -92,8 +102,8 @@ def test_each_development_reaches_a_subscriber_once(
 def test_only_the_chosen_categories_and_only_confirmed_subscribers(
     store: Store, settings: config.Settings
 ) -> None:
-    subscribe(store, "cast@example.org", choices(["cast"], "daily", "UTC", KNOWN), confirmed=True)
-    subscribe(store, "plot@example.org", choices(["plot"], "daily", "UTC", KNOWN), confirmed=True)
+    subscribed(store, "cast@example.org", choices(["cast"], "daily", "UTC", KNOWN))
+    subscribed(store, "plot@example.org", choices(["plot"], "daily", "UTC", KNOWN))
     subscribe(store, "pending@example.org", choices(None, "daily", "UTC", KNOWN), confirmed=False)
     report = postman(store, settings, DAY + timedelta(days=1)).run()
     assert [line.split(":")[0] for line in report.sent] == ["cast@example.org"]
@@ -102,8 +112,8 @@ def test_only_the_chosen_categories_and_only_confirmed_subscribers(
 
 
 def test_dry_run_and_to_send_nothing_else(store: Store, settings: config.Settings) -> None:
-    subscribe(store, "a@example.org", choices(None, "daily", "UTC", KNOWN), confirmed=True)
-    subscribe(store, "b@example.org", choices(None, "weekly", "UTC", KNOWN), confirmed=True)
+    subscribed(store, "a@example.org", choices(None, "daily", "UTC", KNOWN))
+    subscribed(store, "b@example.org", choices(None, "weekly", "UTC", KNOWN))
     now = DAY + timedelta(days=1)
     planned = postman(store, settings, now).run(dry_run=True)
     assert len(planned.planned) == 2 and planned.sent == []
@@ -115,7 +125,7 @@ def test_dry_run_and_to_send_nothing_else(store: Store, settings: config.Setting
 
 
 def test_the_web_copy_is_written(store: Store, settings: config.Settings) -> None:
-    subscribe(store, "a@example.org", choices(None, "daily", "UTC", KNOWN), confirmed=True)
+    subscribed(store, "a@example.org", choices(None, "daily", "UTC", KNOWN))
     mailman = postman(store, settings, DAY + timedelta(days=1))
     mailman.run()
     assert mailman.web_copy.exists()

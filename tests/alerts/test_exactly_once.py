@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -18,11 +20,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 import config
 from alerts.delivery import SmtpTransport
 from alerts.digest import Postman
-from alerts.subscribers import choices, subscribe
+from alerts.records import Digest
+from alerts.subscribers import choices
 from pipeline.store import Store
 from tests.alerts.conftest import StartServer
 from tests.alerts.smtp_servers import FailingHandler, RecordingHandler, RejectingHandler
-from tests.alerts.test_digest import DAY, KNOWN
+from tests.alerts.test_digest import DAY, KNOWN, subscribed
 from tests.helpers import ROOT
 from tests.stories import add_developments
 
@@ -46,7 +49,7 @@ def fill(settings: config.Settings, *addresses: str) -> Store:
     store = Store(settings.database)
     add_developments(store, settings.topic, settings.stories)
     for address in addresses:
-        subscribe(store, address, choices(None, "daily", "UTC", KNOWN), confirmed=True)
+        subscribed(store, address, choices(None, "daily", "UTC", KNOWN))
     return store
 
 
@@ -141,3 +144,35 @@ def test_a_crash_after_acceptance_resends_the_same_message(
     again = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "nothing new to send" in again.stdout
     assert len(server.received) == 2
+
+
+class RacingPostman(Postman):
+    """Composes a digest, then lets a rival sender deliver it before reserving it: what the
+    daemon's digest check and a crawl's instant alerts can do to each other."""
+
+    rival: Postman
+
+    def compose(self, subscriber: Mapping[str, Any]) -> tuple[Digest, list[tuple[int, str]]] | None:
+        composed = super().compose(subscriber)
+        self.rival.run()
+        return composed
+
+
+def test_two_senders_composing_one_digest_send_it_once(
+    tmp_path: Path, smtp_server: StartServer
+) -> None:
+    server = smtp_server(RecordingHandler())
+    settings = smtp_config(tmp_path, server.port)
+    store = fill(settings, "fan@example.org")
+    other = Store(settings.database)  # the rival is another process: its own connection
+    transport = SmtpTransport(settings.delivery.smtp, {})
+    now = DAY + timedelta(days=1)
+    racing = RacingPostman(store, settings, transport, lambda: now)
+    racing.rival = Postman(other, settings, transport, lambda: now + timedelta(seconds=1))
+    report = racing.run()
+    assert report.sent == [] and report.nothing_new == 1
+    assert len(server.received) == 1  # the rival's, under its Message-ID only
+    assert [r["message_id"] for r in store.delivery_log()] == [
+        server.received[0].message["Message-ID"]
+    ]
+    other.close()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 import tomllib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,7 @@ from config import StorySettings, Topic
 from pipeline.ingest import Ingestor
 from pipeline.records import Page
 from pipeline.store import Store
+from pipeline.understand import settle
 from sequelwatch.sampleworld.server import SITE
 
 MANIFEST = tomllib.loads((SITE.parent / "manifest.toml").read_text(encoding="utf-8"))
@@ -120,3 +123,39 @@ def test_an_article_touching_one_article_of_a_story_does_not_merge_it() -> None:
     touched = next(m for m in found if m.story == 1)
     # alike enough through one of its articles, but not as a whole: no reason to merge
     assert touched.mean < 0.18 <= touched.best
+
+
+class RacedStore(Store):
+    """Hands out the waiting articles, then lets a rival crawl place them first: what a
+    crawl left running by a killed daemon does to the next one."""
+
+    rival: Callable[[], object] | None = None
+
+    def waiting_articles(self, limit: int) -> list[dict[str, Any]]:
+        rows = super().waiting_articles(limit)
+        rival, self.rival = self.rival, None
+        if rival is not None:
+            rival()
+        return rows
+
+
+def test_two_crawls_settling_at_once_place_each_article_once(tmp_path: Path, topic: Topic) -> None:
+    pages = story_pages()
+    store = Store(tmp_path / "store.db")
+    ingestor = Ingestor(store, topic, StorySettings())
+    for _, page in pages:
+        ingestor.ingest(page, wait=True)
+    other = Store(tmp_path / "store.db")  # the other crawl: another process, another connection
+    raced = RacedStore(tmp_path / "store.db")
+    raced.rival = lambda: settle(other, topic, StorySettings())
+    assert settle(raced, topic, StorySettings()) == 0
+    repeated = store.conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM facts GROUP BY article_id, kind, subject, value"
+        " HAVING count(*) > 1)"
+    ).fetchone()[0]
+    assert repeated == 0
+    assert store.conn.execute(
+        "SELECT count(*) FROM articles WHERE relevant = 1 AND story_id IS NULL"
+    ).fetchone() == (0,)
+    for opened in (store, other, raced):
+        opened.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,6 +153,29 @@ def test_query_is_read_only(store: Store) -> None:
         read_only_query(store.path, "SELECT * FROM nope")
 
 
+def test_query_opens_no_other_file_and_sets_no_pragma(store: Store, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    refused = {
+        f"ATTACH DATABASE '{elsewhere / 'a.db'}' AS a": "ATTACH and VACUUM INTO are refused",
+        f"ATTACH 'file:{elsewhere / 'b.db'}?mode=rwc' AS b": "ATTACH and VACUUM INTO",
+        f"VACUUM INTO '{elsewhere / 'copy.db'}'": "ATTACH and VACUUM INTO",
+        "DETACH main": "DETACH is refused",
+        "PRAGMA writable_schema = 1": "PRAGMA writable_schema = 1 is refused",
+        "PRAGMA query_only = 0": "PRAGMA query_only = 0 is refused",
+        "PRAGMA journal_mode = delete": "PRAGMA journal_mode = delete is refused",
+        "PRAGMA wal_checkpoint(TRUNCATE)": "PRAGMA wal_checkpoint = TRUNCATE is refused",
+    }
+    for sql, said in refused.items():
+        with pytest.raises(StoreError, match=f"^`query` is read-only: {re.escape(said)}"):
+            read_only_query(store.path, sql)
+    assert list(elsewhere.iterdir()) == []  # no file was created, not even an empty one
+    # PRAGMAs that report still answer, as does their table-valued form.
+    assert read_only_query(store.path, "PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+    assert read_only_query(store.path, "PRAGMA table_info(articles)")[0]["name"] == "id"
+    assert read_only_query(store.path, "SELECT name FROM pragma_table_info('articles')")
+
+
 def test_the_store_is_a_real_sqlite_file_others_can_read(store: Store) -> None:
     store.save_article(article("https://a.example/on"))
     other = sqlite3.connect(store.path)
@@ -210,3 +234,28 @@ def test_merged_stories_keep_the_oldest_with_everything_and_what_was_sent(store:
     assert store.conn.execute(
         "SELECT story_id FROM deliveries WHERE subscriber_id = ?", (subscriber,)
     ).fetchall() == [(older,)]
+
+
+def test_a_headline_whose_page_comes_later_is_filled_in_and_counts_as_new(store: Store) -> None:
+    from dataclasses import replace
+
+    headline = replace(article("https://a.example/1"), text="", unresolved=True)
+    first = store.save_article(headline)
+    assert store.resolved_article_for_urls(["https://a.example/1"]) is None
+    since = datetime(2026, 11, 19, tzinfo=UTC)
+    assert store.unresolved_articles("trade", since, 10) == [
+        ("https://a.example/1", headline.title)
+    ]
+
+    page = article("https://a.example/1")
+    again = store.save_article(page)
+
+    assert again == type(again)(first.id, True)
+    row = store.conn.execute(
+        "SELECT unresolved, text FROM articles WHERE id = ?", (first.id,)
+    ).fetchone()
+    assert tuple(row) == (0, page.text)
+    assert store.resolved_article_for_urls(["https://a.example/1"]) == first.id
+    assert store.unresolved_articles("trade", since, 10) == []
+    # a page fetched once more is no news
+    assert store.save_article(page).new is False
