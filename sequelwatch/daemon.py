@@ -152,12 +152,15 @@ class CrawlWorker(threading.Thread):
         code, self.child = self.child.returncode, None
         self.runs += 1
         summary = next((line for line in out.splitlines() if line.startswith("run ")), "")
+        detail = summary or err.strip()[-300:]
+        if code and summary:  # the run was recorded, then something failed: say what
+            detail += "; " + err.strip()[-300:]
         logger.info(
             "crawl finished: %s in %.1f s; exit %s; %s",
             ", ".join(names),
             time.monotonic() - started,
             code,
-            summary or err.strip()[-300:],
+            detail,
         )
         self.owner.after_crawl()
 
