@@ -15,11 +15,12 @@ import ssl
 import tempfile
 from collections.abc import Mapping
 from email.message import EmailMessage
-from email.utils import getaddresses
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Protocol, Self
 
+from alerts.message import wire_bytes
 from config.settings import DeliverySettings, SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class OutboxTransport:
     def send(self, message: EmailMessage) -> str:
         """Write the message, replacing an earlier copy with the same Message-ID."""
         path = self.path_for(message)
-        data = message.as_bytes()
+        data = wire_bytes(message)
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             _write_atomically(path, data)
@@ -231,13 +232,13 @@ class SmtpTransport:
         try:
             smtp, reused = self._connection(password)
             try:
-                smtp.send_message(message, to_addrs=[recipient])
+                _hand_over(smtp, message, recipient)
             except (smtplib.SMTPServerDisconnected, ConnectionError):
                 if not reused:
                     raise
                 self._abandon()  # the kept connection went stale: one fresh try
                 smtp, _ = self._connection(password)
-                smtp.send_message(message, to_addrs=[recipient])
+                _hand_over(smtp, message, recipient)
             code, reply = smtp.data_reply
         except (smtplib.SMTPException, OSError, UnicodeEncodeError) as exc:
             self._abandon()
@@ -390,6 +391,17 @@ def _one_line(reply: bytes | str, secrets: tuple[str, ...] = ()) -> str:
         text = text.replace(secret, "[password]")
     text = " ".join(text.split())
     return text if len(text) <= _MAX_REPLY else text[: _MAX_REPLY - 1] + "…"
+
+
+def _hand_over(smtp: smtplib.SMTP, message: EmailMessage, recipient: str) -> None:
+    """Send the message's stored bytes as they are (send_message would serialize it once
+    more); addresses beyond ASCII need send_message's SMTPUTF8 handling, and a Bcc header
+    its removal."""
+    sender = parseaddr(str(message.get("From", "")))[1]
+    if not (sender.isascii() and recipient.isascii()) or "Bcc" in message:
+        smtp.send_message(message, to_addrs=[recipient])
+        return
+    smtp.sendmail(sender, [recipient], wire_bytes(message))
 
 
 def _recipient(message: EmailMessage) -> str:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import config
 from alerts.delivery import DeliveryError, RecipientRejected, SetupFailure, Transport
-from alerts.message import build_message, make_message_id, parse_message
+from alerts.message import build_message, make_message_id, parse_message, wire_bytes
 from alerts.records import Digest, Rendered, StoryItem
 from alerts.render import render_confirmation, render_digest, write_web_copy
 from alerts.schedule import DueCheck
@@ -236,7 +236,7 @@ class Postman:
                 "kind": kind,
                 "message_id": message["Message-ID"],
                 "subject": rendered.subject,
-                "message": bytes(message),
+                "message": wire_bytes(message),
                 "created_at": iso(self.now()),
             },
             stories,
@@ -322,7 +322,7 @@ class Postman:
                 "kind": "confirmation",
                 "message_id": message["Message-ID"],
                 "subject": rendered.subject,
-                "message": bytes(message),
+                "message": wire_bytes(message),
                 "created_at": iso(self.now()),
             },
             [],

@@ -83,7 +83,21 @@ def parse_message(data: bytes) -> EmailMessage:
     """A stored message read back so that it serializes to the same bytes (headers unfolded)."""
     message = message_from_bytes(data, policy=HEADER_POLICY)
     assert isinstance(message, EmailMessage)  # the policy's message_factory makes one
+    setattr(message, _WIRE, data)  # noqa: B010 - what it was read from is what goes out
     return message
+
+
+_WIRE = "_sequelwatch_wire_bytes"
+
+
+def wire_bytes(message: EmailMessage) -> bytes:
+    """The message as it is stored and sent, serialized once: a finished message is not
+    changed again, and serializing a digest costs as much as rendering it."""
+    data: bytes | None = getattr(message, _WIRE, None)
+    if data is None:
+        data = bytes(message)
+        setattr(message, _WIRE, data)  # noqa: B010
+    return data
 
 
 def make_message_id(key: str, domain: str) -> str:
