@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
@@ -15,7 +16,7 @@ from crawler.spiders.feed import FeedSpider
 from crawler.spiders.listing import ListingSpider
 from crawler.spiders.search import SearchSpider
 from crawler.spiders.sitemap import SitemapSpider
-from pipeline.store import Store
+from pipeline.store import Store, utcnow
 from pipeline.understand import settle
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ def crawl(settings: config.Settings, names: tuple[str, ...] = ()) -> CrawlReport
     store = Store(settings.database)
     try:
         store.sync_sources(settings.sources)
+        # a run still open after the longest a crawl may take was killed with its crawl
+        limit = timedelta(seconds=config.parse_duration(settings.schedule.crawl_timeout))
+        store.interrupt_stale_runs(utcnow() - limit)
         run_id = store.start_run([s.name for s in sources])
     finally:
         store.close()

@@ -1203,6 +1203,17 @@ class Store:
             )
         return int(cursor.lastrowid or 0)
 
+    def interrupt_stale_runs(self, started_before: datetime, when: datetime | None = None) -> int:
+        """Mark as `interrupted` the runs still `running` that began before then: their
+        crawl was killed (no crawl outlives its time limit). How many there were."""
+        with self.transaction():
+            cursor = self.conn.execute(
+                "UPDATE crawl_runs SET status = 'interrupted', finished = ?"
+                " WHERE status = 'running' AND started < ?",
+                (iso(when or utcnow()), iso(started_before)),
+            )
+        return cursor.rowcount
+
     def record_source_run(
         self, run_id: int, source: str, status: str, error: str | None, counts: dict[str, int]
     ) -> None:

@@ -259,3 +259,11 @@ def test_a_headline_whose_page_comes_later_is_filled_in_and_counts_as_new(store:
     assert store.unresolved_articles("trade", since, 10) == []
     # a page fetched once more is no news
     assert store.save_article(page).new is False
+
+
+def test_a_run_left_running_past_the_crawl_limit_is_marked_interrupted(store: Store) -> None:
+    killed = store.start_run(["trade"], when=datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
+    running = store.start_run(["trade"], when=datetime(2026, 11, 20, 8, 55, tzinfo=UTC))
+    assert store.interrupt_stale_runs(datetime(2026, 11, 20, 8, 40, tzinfo=UTC)) == 1
+    statuses = dict(store.conn.execute("SELECT id, status FROM crawl_runs").fetchall())
+    assert statuses == {killed: "interrupted", running: "running"}
