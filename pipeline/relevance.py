@@ -39,7 +39,11 @@ _TERM_GAP = r"[\s:\-]+"
 # Combining marks left by NFKD decomposition: dropping them removes accents ("é" -> "e").
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # A sentence ends at . ! ? (with any closing quotes) followed by space, or at a line break.
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?\u2026])[\"')\]]*\s+|\s*\n\s*")
+# after . ! ? and an ellipsis comes a space; after the ideographic full stop (Japanese,
+# Chinese) none does, and its closing brackets belong to the sentence before
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?\u2026])[\"')\]]*\s+|(?<=\u3002)[\u300d\u300f]*\s*|\s*\n\s*")
+# Scripts written without spaces between words: a term in them has no word boundary
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
@@ -58,11 +62,25 @@ def _term_regex(term: str) -> str:
 
 
 def terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
-    """One compiled alternation of whole-word terms, longest first; None when empty."""
-    sources = sorted({_term_regex(term) for term in terms} - {""}, key=len, reverse=True)
+    """One compiled alternation of whole-word terms, longest first; None when empty.
+
+    A term that starts or ends in a script written without spaces (Japanese, Chinese)
+    has no word boundary on that side: "アリータ" is found in "アリータ2の続編".
+    """
+    normalized = {normalize(term).strip() for term in terms}
+    sources = sorted(
+        {_bounded(term) for term in normalized if _term_regex(term)}, key=len, reverse=True
+    )
     if not sources:
         return None
-    return re.compile(rf"(?<!\w)(?:{'|'.join(sources)})(?!\w)")
+    return re.compile(f"(?:{'|'.join(sources)})")  # one unit: callers build on .pattern
+
+
+def _bounded(term: str) -> str:
+    """A term's regex with a word boundary on each side written with spaces."""
+    left = "" if _UNSPACED.match(term[0]) else r"(?<!\w)"
+    right = "" if _UNSPACED.match(term[-1]) else r"(?!\w)"
+    return f"{left}(?:{_term_regex(term)}){right}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from config.topic import Topic
-from pipeline.relevance import judge, normalize, prefilter
+from pipeline.relevance import judge, normalize, prefilter, sentences
 
 ARTICLES = Path(__file__).parents[1] / "data" / "relevance"
 
@@ -143,3 +143,19 @@ def test_prefilter_reads_summary_and_tags_too(topic: Topic) -> None:
 
 def test_normalize_folds_case_accents_and_typography() -> None:
     assert normalize("Sequência — ALITA’s “SUITE”") == 'sequencia - alita\'s "suite"'
+
+
+def test_japanese_is_read_without_spaces_between_words(topic: Topic) -> None:
+    from pipeline.classify import classify
+
+    title = "エドワード・ノートン、『アリータ：バトル・エンジェル2』でノヴァ役続投"
+    text = (
+        "米20世紀スタジオは、『アリータ：バトル・エンジェル』続編でエドワード・ノートンが"
+        "デスティ・ノヴァ役を再び演じると発表した。続編ではノヴァが物語の中心となる敵役となる。"
+        "ロバート・ロドリゲス監督がコメントした。"
+    )
+    assert judge(topic, title, text).kept
+    assert len(sentences(topic, title, text)) == 4  # the title and three sentences ending in 。
+    assert "cast" in {label.category for label in classify(topic, title, text)}
+    # and a spaced term still needs its word boundary
+    assert not judge(topic, "Alitas everywhere", "Palitas 2 is a different thing.").kept
