@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from config import Source
 from pipeline.records import Article, Fact, Label, Relevance
 
 BUSY_TIMEOUT_MS = 10_000
+# Near-duplicate candidates compared per article: those sharing the most LSH buckets.
+LSH_CANDIDATES = 200
 
 
 class StoreError(Exception):
@@ -670,18 +673,34 @@ class Store:
                 [(band, bucket, article_id) for band, bucket in buckets],
             )
 
-    def lsh_candidates(self, buckets: Sequence[tuple[int, int]]) -> dict[int, bytes]:
-        """The signatures of the articles that share at least one LSH bucket."""
-        found: dict[int, bytes] = {}
-        for band, bucket in buckets:
-            for article_id, blob in self.conn.execute(
-                "SELECT b.article_id, g.signature FROM minhash_bands b"
-                " JOIN article_signatures g ON g.article_id = b.article_id"
-                " WHERE b.band = ? AND b.bucket = ?",
-                (band, bucket),
-            ):
-                found[int(article_id)] = blob
-        return found
+    def lsh_candidates(
+        self, buckets: Sequence[tuple[int, int]], limit: int = LSH_CANDIDATES
+    ) -> dict[int, bytes]:
+        """The signatures of the articles that share LSH buckets with these, those sharing
+        the most first, at most `limit` of them.
+
+        A copy shares many buckets with its original; boilerplate shared by a site's every
+        page fills a few buckets with thousands of articles that share nothing else, and
+        comparing them all made ingesting into a store of 100,000 four times slower.
+        """
+        shared: Counter[int] = Counter()
+        for band, bucket in buckets:  # each lookup reads only the primary key's index
+            shared.update(
+                int(row[0])
+                for row in self.conn.execute(
+                    "SELECT article_id FROM minhash_bands WHERE band = ? AND bucket = ?",
+                    (band, bucket),
+                )
+            )
+        if not shared:
+            return {}
+        chosen = sorted(shared, key=lambda article: (-shared[article], -article))[:limit]
+        marks = ",".join("?" * len(chosen))
+        rows = self.conn.execute(
+            f"SELECT article_id, signature FROM article_signatures WHERE article_id IN ({marks})",
+            chosen,
+        )
+        return {int(article_id): blob for article_id, blob in rows}
 
     def mark_article(
         self, article_id: int, *, duplicate_of: int | None, stale: bool, evidence: Iterable[str]

@@ -267,3 +267,18 @@ def test_a_run_left_running_past_the_crawl_limit_is_marked_interrupted(store: St
     assert store.interrupt_stale_runs(datetime(2026, 11, 20, 8, 40, tzinfo=UTC)) == 1
     statuses = dict(store.conn.execute("SELECT id, status FROM crawl_runs").fetchall())
     assert statuses == {killed: "interrupted", running: "running"}
+
+
+def test_near_duplicate_candidates_are_those_sharing_the_most_buckets(store: Store) -> None:
+    ids = [store.save_article(article(f"https://a.example/{n}")).id for n in range(30)]
+    boilerplate = [(0, 7)]  # a bucket every page of a site shares
+    for article_id in ids[:-1]:
+        store.save_signature(article_id, b"sig%d" % article_id, boilerplate)
+    copy = ids[-1]
+    store.save_signature(copy, b"copy", [(0, 7), *((band, 1000 + band) for band in range(1, 40))])
+    mine = [(0, 7), *((band, 1000 + band) for band in range(1, 40))]
+
+    found = store.lsh_candidates(mine, limit=5)
+
+    assert len(found) == 5
+    assert copy in found and found[copy] == b"copy"
