@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -29,3 +30,27 @@ def run_cli(
     if check and done.returncode:
         raise AssertionError(f"sequelwatch {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done
+
+
+def start_daemon(
+    config_path: Path, log: Path, *, new_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """`sequelwatch daemon` as a service manager runs it, checking digests every second;
+    what it prints (JSON log lines) is appended to `log`. `new_session` gives it its own
+    process group, so that a test can kill it with its crawl as systemd would."""
+    env = dict(os.environ, SEQUELWATCH_CONFIG=str(config_path), SEQUELWATCH_DIGEST_CHECK="1")
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sequelwatch", "daemon", "--log-format", "json"],
+            env=env,
+            cwd=ROOT,
+            stdout=sink,
+            stderr=sink,
+            start_new_session=new_session,
+        )
+
+
+def daemon_events(log: Path) -> list[str]:
+    """The messages of the daemon's JSON log lines."""
+    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    return [json.loads(line)["message"] for line in lines if line.startswith("{")]

@@ -9,10 +9,7 @@ clear sentence and the store is as it was.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +21,7 @@ import pytest
 
 from sequelwatch.demo import write_config
 from sequelwatch.sampleworld.server import SampleWorld
-from tests.helpers import ROOT, run_cli
+from tests.helpers import daemon_events, run_cli, start_daemon
 
 pytestmark = pytest.mark.slow
 
@@ -104,12 +101,6 @@ def keep_running(
         turn += 1
 
 
-def daemon_events(log: Path) -> list[str]:
-    """The messages of the daemon's JSON log lines."""
-    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-    return [json.loads(line)["message"] for line in lines if line.startswith("{")]
-
-
 def busy_config(folder: Path, world: SampleWorld) -> Path:
     """The sample world crawled every 2 s, no web face, messages to the outbox."""
     path = write_config(folder, world.base_url)
@@ -144,15 +135,7 @@ def test_readers_never_see_a_locked_store_while_the_daemon_and_reprocess_write(
     fan = ("subscribe", "fan@example.org", "--frequency", "instant", "--confirmed")
     run_cli(*fan, config_path=config_path, check=True)  # the daemon mails too
     log = tmp_path / "daemon.log"
-    env = dict(os.environ, SEQUELWATCH_CONFIG=str(config_path), SEQUELWATCH_DIGEST_CHECK="1")
-    with log.open("ab") as sink:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "sequelwatch", "daemon", "--log-format", "json"],
-            env=env,
-            cwd=ROOT,
-            stdout=sink,
-            stderr=sink,
-        )
+    daemon = start_daemon(config_path, log)
     try:
         wait_for(
             lambda: any(e.startswith("crawl finished") for e in daemon_events(log)), 40, "a crawl"

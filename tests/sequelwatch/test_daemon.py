@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import sqlite3
@@ -23,7 +22,7 @@ from sequelwatch.demo import write_config
 from sequelwatch.sampleworld.server import SampleWorld
 from tests.alerts.conftest import StartServer
 from tests.alerts.smtp_servers import RecordingHandler
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, daemon_events, run_cli, start_daemon
 
 pytestmark = pytest.mark.slow
 
@@ -71,20 +70,12 @@ def daemon_config(folder: Path, world: SampleWorld, smtp_port: int) -> config.Se
 
 def start(settings: config.Settings, log: Path) -> subprocess.Popen[bytes]:
     """The daemon as `sequelwatch daemon` would run under systemd."""
-    env = dict(os.environ, SEQUELWATCH_CONFIG=str(settings.path), SEQUELWATCH_DIGEST_CHECK="1")
-    return subprocess.Popen(
-        [sys.executable, "-m", "sequelwatch", "daemon", "--log-format", "json"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("ab"),
-    )
+    return start_daemon(settings.path, log)
 
 
 def events(log: Path) -> list[str]:
     """The messages of the daemon's JSON log lines."""
-    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-    return [json.loads(line)["message"] for line in lines if line.startswith("{")]
+    return daemon_events(log)
 
 
 def test_the_daemon_keeps_its_schedule_stops_cleanly_and_resumes(

@@ -23,7 +23,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -42,7 +41,7 @@ from sequelwatch.demo import write_config
 from sequelwatch.sampleworld.server import SITE, SampleWorld, serve
 from tests.alerts.conftest import StartServer
 from tests.alerts.smtp_servers import RecordingHandler
-from tests.helpers import ROOT, run_cli
+from tests.helpers import run_cli, start_daemon
 from tests.sequelwatch.test_daemon import free_port, wait_for
 
 pytestmark = pytest.mark.slow
@@ -257,20 +256,9 @@ class Harness:
 
     def start(self) -> None:
         """Start `sequelwatch daemon` in its own process group, checking digests each second."""
-        env = dict(
-            os.environ, SEQUELWATCH_CONFIG=str(self.settings.path), SEQUELWATCH_DIGEST_CHECK="1"
-        )
         self.starts.append(time.time())
         self.t0 = self.t0 or time.monotonic()
-        with self.log.open("ab") as stderr:
-            self.daemon = subprocess.Popen(
-                [sys.executable, "-m", "sequelwatch", "daemon", "--log-format", "json"],
-                env=env,
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                start_new_session=True,
-            )
+        self.daemon = start_daemon(self.settings.path, self.log, new_session=True)
 
     def crawl_child(self, within: float) -> int | None:
         """The daemon's running crawl child, waiting up to `within` seconds for one."""

@@ -15,8 +15,6 @@ import secrets
 import signal
 import sqlite3
 import stat
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,7 +28,7 @@ from alerts.subscribers import choices
 from pipeline.store import Store
 from tests.alerts.conftest import StartServer
 from tests.alerts.test_digest import KNOWN, subscribed
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, daemon_events, run_cli, start_daemon
 from tests.stories import add_developments
 
 pytestmark = pytest.mark.slow
@@ -86,25 +84,11 @@ def forms(password: str) -> list[bytes]:
     return [password.encode(), base64.b64encode(password.encode()), plain]
 
 
-def daemon_events(log: Path) -> list[str]:
-    """The messages of the daemon's JSON log lines."""
-    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-    return [json.loads(line)["message"] for line in lines if line.startswith("{")]
-
-
 def run_daemon_until(
     config_path: Path, log: Path, done: Callable[[list[str]], bool], seconds: float
 ) -> None:
     """Run `sequelwatch daemon` until its log shows `done`, then stop it with SIGTERM."""
-    env = dict(os.environ, SEQUELWATCH_CONFIG=str(config_path), SEQUELWATCH_DIGEST_CHECK="1")
-    with log.open("ab") as sink:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "sequelwatch", "daemon", "--log-format", "json"],
-            env=env,
-            cwd=ROOT,
-            stdout=sink,
-            stderr=sink,
-        )
+    daemon = start_daemon(config_path, log)
     try:
         deadline = time.monotonic() + seconds
         while not done(daemon_events(log)):
