@@ -160,15 +160,18 @@ def test_a_reader_subscribes_confirms_changes_and_leaves_in_a_real_browser(
 
 def reader_session(browser: Any, settings: config.Settings, listening: socket.socket) -> None:
     """Everything a reader does, from the developments page to unsubscribing."""
-    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.common.exceptions import NoAlertPresentException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as shown
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
+    def wait_until(condition: Any) -> None:
+        # the page is read while it may still be changing: Chrome answers a read of a node
+        # the navigation just replaced with a plain WebDriverException, so try again
+        WebDriverWait(browser, WAIT, ignored_exceptions=(WebDriverException,)).until(condition)
+
     def heading_is(text: str) -> None:
-        WebDriverWait(browser, WAIT).until(
-            shown.text_to_be_present_in_element((By.TAG_NAME, "h1"), text)
-        )
+        wait_until(shown.text_to_be_present_in_element((By.TAG_NAME, "h1"), text))
 
     def tick(name: str, value: str, on: bool) -> None:
         box = browser.find_element(By.CSS_SELECTOR, f'input[name="{name}"][value="{value}"]')
@@ -221,7 +224,7 @@ def reader_session(browser: Any, settings: config.Settings, listening: socket.so
         tick("categories", "plot", True)
         tick("frequency", "daily", True)
         browser.find_element(By.CSS_SELECTOR, "#preferences button[type=submit]").click()
-        WebDriverWait(browser, WAIT).until(shown.presence_of_element_located((By.ID, "saved")))
+        wait_until(shown.presence_of_element_located((By.ID, "saved")))
         subscriber = stored(settings, "reader@example.org")
         assert (subscriber["categories"], subscriber["frequency"]) == ("release,plot", "daily")
 
