@@ -56,16 +56,22 @@ def daemon_config(folder: Path, world: SampleWorld, smtp_port: int) -> config.Se
         f'url = "{world.url("/bad/slow?seconds=6")}"\nevery = "3s"\n'
     )
     (folder / "sources.toml").write_text(sources, encoding="utf-8")
+    return config.load(mail_and_web(path, smtp_port, grace="2s"))
+
+
+def mail_and_web(path: Path, smtp_port: int, grace: str) -> Path:
+    """Add to a configuration: mail to the loopback SMTP server, the web face on a free
+    port, and the daemon's stop grace; return its path."""
     web_port = free_port()
     path.write_text(
         path.read_text(encoding="utf-8")
         + f'\n[delivery]\nmethod = "smtp"\nbase_url = "http://127.0.0.1:{web_port}"\n'
         f'[delivery.smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
-        f'timeout = 5\n[schedule]\ngrace = "2s"\ncrawl_timeout = "60s"\n'
+        f'timeout = 5\n[schedule]\ngrace = "{grace}"\ncrawl_timeout = "60s"\n'
         f'[web]\nlisten = "127.0.0.1:{web_port}"\n',
         encoding="utf-8",
     )
-    return config.load(path)
+    return path
 
 
 def start(settings: config.Settings, log: Path) -> subprocess.Popen[bytes]:

@@ -42,7 +42,7 @@ from sequelwatch.sampleworld.server import SITE, SampleWorld, serve
 from tests.alerts.conftest import StartServer
 from tests.alerts.smtp_servers import RecordingHandler
 from tests.helpers import run_cli, start_daemon
-from tests.sequelwatch.test_daemon import free_port, wait_for
+from tests.sequelwatch.test_daemon import mail_and_web, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -180,16 +180,7 @@ def kill_config(folder: Path, world: SampleWorld, smtp_port: int) -> config.Sett
         f'url = "{world.base_url}/wire/feed.rss"\nevery = "1s"\n'
     )
     (folder / "sources.toml").write_text(sources, encoding="utf-8")
-    web_port = free_port()
-    path.write_text(
-        path.read_text(encoding="utf-8")
-        + f'\n[delivery]\nmethod = "smtp"\nbase_url = "http://127.0.0.1:{web_port}"\n'
-        f'[delivery.smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
-        f'timeout = 5\n[schedule]\ngrace = "5s"\ncrawl_timeout = "60s"\n'
-        f'[web]\nlisten = "127.0.0.1:{web_port}"\n',
-        encoding="utf-8",
-    )
-    return config.load(path)
+    return config.load(mail_and_web(path, smtp_port, grace="5s"))
 
 
 # -- the daemon and its children -----------------------------------------------------------
