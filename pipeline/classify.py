@@ -9,11 +9,44 @@ from dataclasses import dataclass
 
 from config.topic import Category, ClassifySettings, Topic
 from pipeline.records import Label
-from pipeline.relevance import SentenceView, judge_sentences, normalize, terms_pattern
+from pipeline.relevance import (
+    SentenceView,
+    judge_sentences,
+    normalize,
+    screen_pattern,
+    terms_pattern,
+)
 
 # Kinds of sentence that speak of the sequel; a trap sentence never earns a category.
 _ABOUT_SEQUEL = frozenset({"sequel", "support"})
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Patterns:
+    """Several patterns, each counted alone, with one regex of them all to skip a sentence
+    that none of them matches (most sentences) in one pass."""
+
+    each: tuple[re.Pattern[str], ...]
+    screen: re.Pattern[str] | None  # None: they could not be joined
+
+    @classmethod
+    def of(cls, sources: Iterable[str]) -> _Patterns:
+        """Compile the topic's patterns (accents folded) and their joined screen."""
+        each = tuple(topic_regex(p) for p in sources)
+        return cls(each, screen_pattern(p.pattern for p in each))
+
+    def count(self, text: str) -> int:
+        """How many of the patterns occur in the text."""
+        if not self.each or (self.screen is not None and not self.screen.search(text)):
+            return 0
+        return sum(bool(p.search(text)) for p in self.each)
+
+    def any(self, text: str) -> bool:
+        """Whether any of the patterns occurs in the text."""
+        if self.screen is not None:
+            return bool(self.screen.search(text))
+        return any(p.search(text) for p in self.each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,11 +55,11 @@ class _CategoryMatcher:
 
     name: str
     terms: re.Pattern[str] | None
-    patterns: tuple[re.Pattern[str], ...]
+    patterns: _Patterns
     hints: re.Pattern[str] | None
-    hint_patterns: tuple[re.Pattern[str], ...]
+    hint_patterns: _Patterns
     names: re.Pattern[str] | None
-    facts: tuple[re.Pattern[str], ...]  # the fact phrases of the category's kind
+    facts: _Patterns  # the fact phrases of the category's kind
     facts_need_name: bool  # cast phrases ("will return") count only beside a name
     name_weight: float | None  # the category's own weight of a name, if any
     names_outright: int  # how many names say the category outright
@@ -62,11 +95,11 @@ def _compile(topic: Topic, name: str, category: Category) -> _CategoryMatcher:
     return _CategoryMatcher(
         name=name,
         terms=terms_pattern(term for group in category.terms.values() for term in group),
-        patterns=tuple(topic_regex(p) for p in category.patterns),
+        patterns=_Patterns.of(category.patterns),
         hints=terms_pattern(term for group in category.hints.values() for term in group),
-        hint_patterns=tuple(topic_regex(p) for p in category.hint_patterns),
+        hint_patterns=_Patterns.of(category.hint_patterns),
         names=terms_pattern((*category.people, *category.places)),
-        facts=tuple(topic_regex(p) for p in _fact_patterns(topic, name)),
+        facts=_Patterns.of(_fact_patterns(topic, name)),
         facts_need_name=name == "cast",
         name_weight=category.name_weight,
         names_outright=category.names_outright,
@@ -80,11 +113,6 @@ def _matchers(topic: Topic) -> tuple[tuple[_CategoryMatcher, ...], re.Pattern[st
     earlier = topic.classify.earlier_film
     joined = "|".join(f"(?:{p})" for p in earlier)
     return categories, topic_regex(joined) if earlier else None
-
-
-def _any_search(patterns: Sequence[re.Pattern[str]], text: str) -> bool:
-    """Whether any of the patterns occurs in the text."""
-    return any(p.search(text) for p in patterns)
 
 
 def _spans(pattern: re.Pattern[str] | None, text: str) -> dict[str, tuple[int, int]]:
@@ -106,8 +134,8 @@ def _raw_score(
     """
     strong = _spans(matcher.terms, text)
     names = len(_spans(matcher.names, text))
-    patterns = sum(bool(p.search(text)) for p in matcher.patterns)
-    stated = bool((names or not matcher.facts_need_name) and _any_search(matcher.facts, text))
+    patterns = matcher.patterns.count(text)
+    stated = bool((names or not matcher.facts_need_name) and matcher.facts.any(text))
     patterns += stated
     # a hint inside a term ("story" in "the story") is not counted twice
     hints = [
@@ -115,7 +143,7 @@ def _raw_score(
         for word, span in _spans(matcher.hints, text).items()
         if word not in strong and not any(s <= span[0] < e for s, e in strong.values())
     ]
-    weak = len(hints) + sum(bool(p.search(text)) for p in matcher.hint_patterns)
+    weak = len(hints) + matcher.hint_patterns.count(text)
     name_weight = settings.name_weight if matcher.name_weight is None else matcher.name_weight
     score = (
         settings.term_weight * (len(strong) + patterns)

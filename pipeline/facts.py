@@ -338,12 +338,18 @@ def _production(ctx: _Context, item: Evidence) -> list[Fact]:
     return [_fact("production", "status", rule.value, _phrase(view, match), item, 1.0)]
 
 
+@functools.lru_cache(maxsize=1024)
+def _person_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One person's names as a pattern (cached: every article asks for the same few)."""
+    return terms_pattern(terms)
+
+
 def _names(vocabulary: _Vocabulary, article: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
     """Each cast member's pattern: the full name, and the surname once the article named them."""
     names = []
     for person, full, surname in vocabulary.people:
-        terms = [full, surname] if full in article and surname != full else [full]
-        pattern = terms_pattern(terms)
+        terms = (full, surname) if full in article and surname != full else (full,)
+        pattern = _person_pattern(terms)
         if pattern is not None:
             names.append((person, pattern))
     return tuple(names)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from config.topic import Topic
-from pipeline.relevance import judge, normalize, prefilter, sentences
+from pipeline.relevance import judge, normalize, prefilter, sentences, terms_pattern
 
 ARTICLES = Path(__file__).parents[1] / "data" / "relevance"
 
@@ -159,3 +160,54 @@ def test_japanese_is_read_without_spaces_between_words(topic: Topic) -> None:
     assert "cast" in {label.category for label in classify(topic, title, text)}
     # and a spaced term still needs its word boundary
     assert not judge(topic, "Alitas everywhere", "Palitas 2 is a different thing.").kept
+
+
+def _naive_terms(terms: list[str]) -> re.Pattern[str]:
+    """The plain alternation terms_pattern replaced: each term alone, longest first."""
+    sources = []
+    for term in sorted({normalize(t).strip() for t in terms}, key=len, reverse=True):
+        words = [re.escape(w) for w in re.split(r"[\s:\-]+", term) if w]
+        left = "" if "\u3040" <= term[0] <= "\u9fff" else r"(?<!\w)"
+        right = "" if "\u3040" <= term[-1] <= "\u9fff" else r"(?!\w)"
+        sources.append(left + r"[\s:\-]+".join(words) + right)
+    return re.compile("|".join(sources))
+
+
+def test_terms_pattern_finds_what_each_term_alone_would() -> None:
+    terms = [
+        "Nova",
+        "Novas",
+        "Desty Nova",
+        "Zalem",
+        "Zale",
+        "Alita: Battle Angel 2",
+        "Alita",
+        "battle angel",
+        "Mars",
+        "Mars Chronicle",
+        "アリータ",
+        "アリータ2",
+        "続編",
+        "Hugo",
+        "Ido",
+        "Idol",
+    ]
+    text = normalize(
+        "Desty Nova and the Novas of Zalem; Alita - Battle Angel 2 (not Alita alone) goes to "
+        "Mars, the Mars Chronicle arc, Idol Hugo's Ido, Zalemite, Marsh. アリータ2の続編。"
+        "Alita:Battle   Angel 2, battle-angel, novas."
+    )
+    pattern = terms_pattern(terms)
+    assert pattern is not None
+    found = [m.group() for m in pattern.finditer(text)]
+    assert found == [m.group() for m in _naive_terms(terms).finditer(text)]
+    assert "desty nova" in found and "novas" in found and "alita - battle angel 2" in found
+    assert "zale" not in found and "mars" in found and "marsh" not in found
+    assert (
+        "アリータ" in found and "続編" in found
+    )  # "2" has a boundary: "アリータ2の" is not "アリータ2"
+
+
+def test_terms_pattern_is_none_without_terms() -> None:
+    assert terms_pattern([]) is None
+    assert terms_pattern(["  ", ":-"]) is None
