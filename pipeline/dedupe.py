@@ -59,8 +59,11 @@ class Signature:
 
 def tokens(text: str) -> list[str]:
     """Lower-cased words without accents: what copies share even when re-typeset."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    return _WORD.findall("".join(ch for ch in folded if not unicodedata.combining(ch)))
+    folded = text.casefold()
+    if not folded.isascii():  # ASCII has no accents to drop
+        folded = unicodedata.normalize("NFKD", folded)
+        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return _WORD.findall(folded)
 
 
 def signature(text: str) -> Signature | None:

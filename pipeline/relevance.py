@@ -142,6 +142,9 @@ def _has_top_level_bar(pattern: str) -> bool:
     return False
 
 
+_GROUP_NAME = re.compile(r"(?<!\\)\(\?P<\w+>")
+
+
 def screen_pattern(patterns: Iterable[str]) -> re.Pattern[str] | None:
     """One regex for all the patterns, with their leading \\b hoisted out; None when
     there are none or they cannot be joined (then each pattern must be tried alone).
@@ -150,7 +153,9 @@ def screen_pattern(patterns: Iterable[str]) -> re.Pattern[str] | None:
     front lets it skip the positions inside words, which makes this pass several times
     faster than one pass per pattern.
     """
-    patterns = list(patterns)
+    # the screen only says whether any matches: group names (which two patterns may share)
+    # are dropped unless a pattern refers back to one
+    patterns = [p if "(?P=" in p else _GROUP_NAME.sub("(?:", p) for p in patterns]
     hoist = [p.startswith(r"\b") and not _has_top_level_bar(p) for p in patterns]
     bounded = [p[2:] for p, ok in zip(patterns, hoist, strict=True) if ok]
     other = [p for p, ok in zip(patterns, hoist, strict=True) if not ok]
@@ -161,7 +166,7 @@ def screen_pattern(patterns: Iterable[str]) -> re.Pattern[str] | None:
         return None
     try:
         return re.compile("|".join(branches))
-    except re.error:  # e.g. one group name used in two groups: scan each group instead
+    except re.error:  # e.g. a global flag inside one pattern: scan each pattern instead
         return None
 
 
