@@ -75,6 +75,14 @@ class CrawlSettings(_Model):
     max_response_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
     max_listing_pages: Annotated[int, Field(ge=1, le=100)] = 3
     max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+    readers: Annotated[int, Field(ge=0, le=16)] = Field(
+        default=1,
+        description=(
+            "Processes that extract and read pages beside a busy crawl (one that has fetched"
+            " more than 40 pages), so that a second core does that work; 0 reads every page"
+            " in the crawl's own process."
+        ),
+    )
     allow_internal: bool = Field(
         default=False,
         description=(

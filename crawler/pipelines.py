@@ -25,12 +25,14 @@ class IngestPipeline:
         """Share the crawler's store and tallies."""
         return cls(crawl_state(crawler))
 
-    def process_item(self, item: object) -> IngestResult:
+    async def process_item(self, item: object) -> IngestResult:
         """Store one page; its story is found when the crawl settles. Store errors are not
-        swallowed."""
+        swallowed. The page is extracted and read meanwhile, by a reader process when the
+        crawl is busy (crawler.reading)."""
         if not isinstance(item, Page):
             raise DropItem(f"not a Page: {type(item).__name__}")
-        result = self.state.ingestor.ingest(item, wait=True)
+        prepared = await self.state.readers.prepare(item)
+        result = self.state.ingestor.ingest(item, wait=True, prepared=prepared)
         if not result.new:
             self.state.count(item.source, "known")
         elif result.kept:

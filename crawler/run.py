@@ -11,6 +11,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings as ScrapySettings
 
 import config
+from crawler.reading import finish
 from crawler.scrapy_settings import from_config
 from crawler.spiders.feed import FeedSpider
 from crawler.spiders.listing import ListingSpider
@@ -82,11 +83,14 @@ def crawl(settings: config.Settings, names: tuple[str, ...] = ()) -> CrawlReport
         chosen = [s.name for s in sources if s.kind == kind]
         if chosen:
             process.crawl(spider, sources=",".join(chosen))
-    process.start()
+    try:
+        process.start()
+    finally:
+        read_ahead = finish(str(settings.database))  # stop the reader processes
     store = Store(settings.database)
     try:
         # every spider has stored its pages: place them in stories together
-        placed = settle(store, settings.topic, settings.stories)
+        placed = settle(store, settings.topic, settings.stories, read_ahead=read_ahead)
         logger.info("placed %d new articles in stories", placed)
         run = store.finish_run(run_id)
         return CrawlReport(run=run, sources=store.source_runs(run_id))

@@ -10,6 +10,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 import config
+from crawler.reading import finish, read_ahead_for, readers_for
 from pipeline.ingest import Ingestor
 from pipeline.store import Store
 
@@ -40,7 +41,11 @@ class CrawlState:
     def __init__(self, settings: config.Settings, run_id: int | None) -> None:
         self.settings = settings
         self.store = Store(settings.database)
-        self.ingestor = Ingestor(self.store, settings.topic, settings.stories)
+        database = str(settings.database)
+        self.readers = readers_for(database, settings.topic, settings.crawl.readers)
+        self.ingestor = Ingestor(
+            self.store, settings.topic, settings.stories, read_ahead_for(database)
+        )
         self.results: dict[str, SourceResult] = {}
         self.own_run = run_id is None
         self.run_id = run_id
@@ -79,7 +84,8 @@ class CrawlState:
                     self.run_id, name, result.status, result.error, dict(result.counts)
                 )
             if self.own_run:  # `scrapy crawl`, not `sequelwatch crawl`, which settles itself
-                self.ingestor.settle()
+                self.ingestor.settle()  # with the readings made ahead of it
+                finish(str(self.settings.database))
                 self.store.finish_run(self.run_id)
         self.store.close()
 

@@ -12,7 +12,7 @@ from pipeline.extract import extract
 from pipeline.records import Article, Extracted, Page, Relevance
 from pipeline.relevance import judge
 from pipeline.store import Store
-from pipeline.understand import Subject, settle, understand
+from pipeline.understand import Reading, Subject, read, settle, understand
 
 logger = logging.getLogger(__name__)
 
@@ -83,35 +83,72 @@ def build_article(page: Page, topic: Topic) -> Article:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A page made into an article, and a kept one read: the work that needs no store."""
+
+    article: Article
+    reading: Reading | None  # labels, facts and evidence of a kept article
+
+
+def subject_of_article(article_id: int, article: Article) -> Subject:
+    """What understanding an article starts from, as `settle` reads it from the store."""
+    return Subject(
+        id=article_id,
+        title=article.title,
+        text=article.text,
+        description=article.description or "",
+        outlet=article.outlet,
+        published=article.published,
+        first_seen=article.fetched_at,
+    )
+
+
+def prepare(page: Page, topic: Topic) -> Prepared:
+    """Extract, judge and (when kept) read one page: pure work, safe in another process."""
+    article = build_article(page, topic)
+    reading = read(topic, subject_of_article(0, article)) if article.relevance.kept else None
+    return Prepared(article, reading)
+
+
 class Ingestor:
     """Runs the pipeline's stages for each page and writes the result in one transaction."""
 
-    def __init__(self, store: Store, topic: Topic, stories: StorySettings | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        topic: Topic,
+        stories: StorySettings | None = None,
+        read_ahead: dict[int, tuple[Subject, Reading]] | None = None,
+    ) -> None:
         self.store = store
         self.topic = topic
         self.stories = stories or StorySettings()
+        # the readings of stored articles left waiting, for `settle` not to read them again
+        self.read_ahead = {} if read_ahead is None else read_ahead
 
-    def ingest(self, page: Page, *, wait: bool = False) -> IngestResult:
+    def ingest(
+        self, page: Page, *, wait: bool = False, prepared: Prepared | None = None
+    ) -> IngestResult:
         """Turn one fetched page into a stored article (or more URLs for a known one).
 
         A kept new article is understood at once, or with `wait` left for `settle`, which
-        places a crawl's articles together whatever order they came in.
+        places a crawl's articles together whatever order they came in. `prepared` is the
+        page already made into an article (by `prepare`, perhaps in another process).
         """
-        article = build_article(page, self.topic)
+        prepared = prepared or Prepared(build_article(page, self.topic), None)
+        article = prepared.article
         with self.store.transaction():
             saved = self.store.save_article(article)
             found = None
-            if saved.new and article.relevance.kept and not wait:
-                subject = Subject(
-                    id=saved.id,
-                    title=article.title,
-                    text=article.text,
-                    description=article.description or "",
-                    outlet=article.outlet,
-                    published=article.published,
-                    first_seen=article.fetched_at,
-                )
-                found = understand(self.store, self.topic, self.stories, subject)
+            if saved.new and article.relevance.kept:
+                subject = subject_of_article(saved.id, article)
+                if not wait:
+                    found = understand(
+                        self.store, self.topic, self.stories, subject, prepared.reading
+                    )
+                elif prepared.reading is not None:
+                    self.read_ahead[saved.id] = (subject, prepared.reading)
         if saved.new:
             logger.debug(
                 "%s %s (%s)",
@@ -132,4 +169,4 @@ class Ingestor:
 
     def settle(self) -> int:
         """Place the articles left waiting; how many were placed."""
-        return settle(self.store, self.topic, self.stories)
+        return settle(self.store, self.topic, self.stories, read_ahead=self.read_ahead)

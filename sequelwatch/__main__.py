@@ -2,4 +2,5 @@
 
 from sequelwatch.cli import main
 
-main()
+if __name__ == "__main__":  # not when a reader process (crawler.reading) imports it again
+    main()

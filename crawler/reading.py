@@ -1,0 +1,112 @@
+"""Pages read in a second process while the crawl fetches more.
+
+Extracting a page, judging it and reading a kept article (labels, facts, evidence) need no
+store and take most of a crawl's CPU; the crawl's own process also runs Scrapy and writes
+the store. A busy crawl hands that work to reader processes and uses the machine's other
+core. A small crawl never starts one: the first `START_AFTER` pages are read in the crawl's
+own process, which is also where everything is read when `[crawl] readers = 0` or when a
+reader process dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from config import Topic
+from pipeline.ingest import Prepared, prepare
+from pipeline.records import Page
+from pipeline.understand import Reading, Subject
+
+logger = logging.getLogger("sequelwatch.crawl")
+
+# Pages read in the crawl's own process before the readers start: starting one costs about
+# as much as reading fifty pages, so a crawl that finds a few new articles does without.
+START_AFTER = 40
+
+_topic: Topic | None = None  # in a reader process: the topic it reads for
+
+
+def _start_reader(topic: Topic) -> None:
+    """A reader process's initializer: keep the topic (sent once, not with every page)."""
+    global _topic
+    _topic = topic
+
+
+def _prepare_here(page: Page) -> Prepared:
+    """In a reader process: prepare one page for the topic it was started with."""
+    assert _topic is not None, "reader process started without a topic"
+    return prepare(page, _topic)
+
+
+class Readers:
+    """Where a crawl's pages are prepared: here, then (when busy) in reader processes."""
+
+    def __init__(self, topic: Topic, processes: int) -> None:
+        self.topic = topic
+        self.processes = processes
+        self.seen = 0
+        self.pool: ProcessPoolExecutor | None = None
+        self.failed = False
+
+    async def prepare(self, page: Page) -> Prepared:
+        """The page prepared, by a reader process when there is one."""
+        self.seen += 1
+        pool = self._pool()
+        if pool is not None:
+            try:
+                return await asyncio.wrap_future(pool.submit(_prepare_here, page))
+            except BrokenProcessPool:
+                logger.warning("a reader process died; pages are read in the crawl's process")
+                self.failed = True
+                self.close()
+        return prepare(page, self.topic)
+
+    def _pool(self) -> ProcessPoolExecutor | None:
+        """The reader processes, started once the crawl has shown it is busy."""
+        if self.pool is None and not self.failed and self.processes and self.seen > START_AFTER:
+            # spawn, not fork: the crawl's process runs threads (Twisted's, SQLite's)
+            self.pool = ProcessPoolExecutor(
+                self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_reader,
+                initargs=(self.topic,),
+            )
+            logger.info("reading pages in %d reader process(es) beside the crawl", self.processes)
+        return self.pool
+
+    def close(self) -> None:
+        """Stop the reader processes (waiting for none of their work: it was awaited)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+# One crawl process, one set of readers and one table of readings made ahead of `settle`,
+# shared by its spiders (each has its own CrawlState) and by crawler.run, which settles.
+_readers: dict[str, Readers] = {}
+_read_ahead: dict[str, dict[int, tuple[Subject, Reading]]] = {}
+
+
+def readers_for(database: str, topic: Topic, processes: int) -> Readers:
+    """This process's readers for a store."""
+    found = _readers.get(database)
+    if found is None:
+        found = _readers[database] = Readers(topic, processes)
+    return found
+
+
+def read_ahead_for(database: str) -> dict[int, tuple[Subject, Reading]]:
+    """The readings made while storing a crawl's articles into this store, by article id."""
+    return _read_ahead.setdefault(database, {})
+
+
+def finish(database: str) -> dict[int, tuple[Subject, Reading]]:
+    """The crawl is over: stop its readers; the readings they made, for `settle`."""
+    readers = _readers.pop(database, None)
+    if readers is not None:
+        readers.close()
+    return _read_ahead.pop(database, {})
