@@ -71,6 +71,10 @@ class FrozenWords(dict[str, tuple[str, ...]]):
     def __delitem__(self, key: str) -> None:
         raise TypeError("FrozenWords is read-only")
 
+    def __reduce__(self) -> tuple[type[FrozenWords], tuple[dict[str, tuple[str, ...]]]]:
+        """Pickled as a plain dict rebuilt (a reader process gets the topic pickled)."""
+        return (FrozenWords, (dict(self),))
+
 
 def _freeze(words: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     """Wrap the validated mapping so that it hashes and cannot change."""
@@ -88,6 +92,10 @@ class FrozenCategories(dict[str, "Category"]):
 
     def __delitem__(self, key: str) -> None:
         raise TypeError("FrozenCategories is read-only")
+
+    def __reduce__(self) -> tuple[type[FrozenCategories], tuple[dict[str, Category]]]:
+        """Pickled as a plain dict rebuilt, like FrozenWords."""
+        return (FrozenCategories, (dict(self),))
 
 
 def _freeze_categories(categories: dict[str, Category]) -> dict[str, Category]:
@@ -185,6 +193,9 @@ class ClassifySettings(BaseModel):
     # times context_factor, within context_span sentences of it; 0 turns this off
     context_span: int = Field(default=2, ge=0, le=10)
     context_factor: float = Field(default=0.6, ge=0.0)
+    # any other sentence of a kept article that hits no trap ("La ficha sitúa el estreno en
+    # 2031.", three paragraphs on) counts times distant_factor; 0 turns this off
+    distant_factor: float = Field(default=0.0, ge=0.0)
     # the earlier film: a sentence that hits one of these and does not name the sequel
     # (by name or a sequel word) is about the earlier film and earns nothing
     earlier_film: tuple[Pattern, ...] = ()
