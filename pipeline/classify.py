@@ -153,7 +153,9 @@ def _raw_score(
     return score, bool(strong or patterns or names >= matcher.names_outright), stated
 
 
-def _factor(view: SentenceView, earlier: bool, settings: ClassifySettings, lead: int) -> float:
+def _factor(
+    view: SentenceView, earlier: bool, settings: ClassifySettings, lead: int, near: bool
+) -> float:
     """How much a sentence's evidence counts: its kind, its place, the earlier film."""
     if view.alias:
         factor = settings.alias_factor
@@ -162,8 +164,10 @@ def _factor(view: SentenceView, earlier: bool, settings: ClassifySettings, lead:
         factor = 0.5 if earlier else 1.0
     elif view.kind == "support":
         factor = settings.support_factor
-    else:  # a sentence carrying on the subject of the one before it
+    elif near:  # a sentence carrying on the subject of the one before it
         factor = settings.context_factor
+    else:  # further on in an article about the sequel
+        factor = settings.distant_factor
     if view.index == 0:
         return factor * settings.title_factor
     return factor * (settings.lead_factor if view.index <= lead else 1.0)
@@ -178,6 +182,11 @@ def _about_sequel(view: SentenceView, kept: bool) -> bool:
     if view.kind in _ABOUT_SEQUEL:
         return True
     return kept and view.index == 0 and view.kind != "trap" and not view.traps
+
+
+def _untrapped(view: SentenceView) -> bool:
+    """Whether a sentence hit no trap."""
+    return view.kind != "trap" and not view.traps
 
 
 def _in_context(view: SentenceView, last_about: int | None, span: int) -> bool:
@@ -205,14 +214,15 @@ def sentence_evidence(
     last_about: int | None = None
     for view in views:
         about = _about_sequel(view, kept)
+        near = kept and _in_context(view, last_about, settings.context_span)
         if about:
             last_about = view.index
-        elif not (kept and _in_context(view, last_about, settings.context_span)):
+        elif not (near or (kept and settings.distant_factor and _untrapped(view))):
             continue
         earlier = bool(earlier_film and earlier_film.search(view.normalized))
         if earlier and view.kind != "sequel":
             continue  # "Rosa Salazar played Alita in 2019": the earlier film's news
-        factor = _factor(view, earlier, settings, topic.relevance.lead_sentences)
+        factor = _factor(view, earlier, settings, topic.relevance.lead_sentences, near)
         raw = {m.name: _raw_score(m, view.normalized, settings) for m in categories}
         total = sum(score for score, _, _ in raw.values())
         for name, (score, outright, stated) in raw.items():
@@ -249,10 +259,26 @@ def evidence(
 
     An article the judge drops earns nothing: it is not about the sequel.
     """
+    return all_evidence(topic, title, text, description)[0]
+
+
+def all_evidence(
+    topic: Topic, title: str, text: str, description: str = ""
+) -> tuple[dict[str, tuple[Evidence, ...]], dict[str, tuple[Evidence, ...]]]:
+    """The categories a kept article earns, and every category's evidence, earned or not
+    (strongest first): a category short of its score still earns a label by a fact."""
     relevance, views = judge_sentences(topic, title, text, description)
     if not relevance.kept:
-        return {}
-    return earned(topic, sentence_evidence(topic, views))
+        return {}, {}
+    found = sentence_evidence(topic, views)
+    every: dict[str, list[Evidence]] = {}
+    for item in found:
+        every.setdefault(item.category, []).append(item)
+    ranked = {
+        name: tuple(sorted(items, key=lambda e: (-e.score, e.sentence.index)))
+        for name, items in every.items()
+    }
+    return earned(topic, found), ranked
 
 
 def _proof(items: tuple[Evidence, ...]) -> Evidence:

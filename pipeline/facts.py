@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from config.topic import StatusRule, Topic
-from pipeline.classify import Evidence, evidence, labels, topic_regex
+from pipeline.classify import Evidence, all_evidence, labels, topic_regex
 from pipeline.records import Analysis, Fact
 from pipeline.relevance import SentenceView, as_written, normalize, terms_pattern
 
@@ -177,7 +177,7 @@ def _confidence(item: Evidence) -> float:
     view = item.sentence
     if view.alias:
         return 0.9
-    return {"sequel": 0.8, "support": 0.65}.get(view.kind, 0.4) if view.index else 0.65
+    return {"sequel": 0.8, "support": 0.65}.get(view.kind, 0.55) if view.index else 0.65
 
 
 def _fact(
@@ -378,6 +378,12 @@ def _discount(ctx: _Context, item: Evidence, facts: list[Fact]) -> list[Fact]:
 
 
 _READERS = {"release": _release, "cast": _cast, "production": _production}
+# How sure a fact read from a category's evidence must be to earn the category its label
+# when the evidence alone falls short (as sure as a fact must be to be recorded at all).
+FACT_EARNS_LABEL = 0.4
+# ... for the kinds whose facts say their category by themselves: a date is a release
+# window, where a status word ("delayed", "back") can belong to a casting sentence
+FACT_EARNS_LABEL_KINDS = frozenset({"release"})
 
 
 def analyse(
@@ -387,16 +393,34 @@ def analyse(
     description: str = "",
     published: datetime | None = None,
 ) -> Analysis:
-    """Classify an article and read typed facts out of its evidence sentences."""
-    found = evidence(topic, title, text, description)
+    """Classify an article and read typed facts out of its evidence sentences.
+
+    A category whose evidence falls short of its score still earns its label when one of
+    its sentences states a fact of its kind outright ("Sortie prévue en 2031.", the last
+    line of a casting story): every fact's kind is among the article's categories.
+    """
+    found, every = all_evidence(topic, title, text, description)
+    found = dict(found)
     vocabulary = _vocabulary(topic)
     floor = max(topic.facts.earliest_year or 0, published.year if published else 0)
     article = normalize(" ".join((title, description, text)))
     ctx = _Context(vocabulary, floor, published, _names(vocabulary, article))
     facts: list[Fact] = []
-    for category, items in found.items():
+    for category, items in every.items():
         reader = _READERS.get(category)
-        if reader is not None:
-            for item in sorted(items, key=lambda e: e.sentence.index):
-                facts.extend(_discount(ctx, item, reader(ctx, item)))
+        if reader is None:
+            continue
+        earned = category in found
+        if not earned and category not in FACT_EARNS_LABEL_KINDS:
+            continue
+        read: list[Fact] = []
+        for item in sorted(items, key=lambda e: e.sentence.index):
+            if earned or item.outright:
+                read.extend(_discount(ctx, item, reader(ctx, item)))
+        if not earned:
+            read = [fact for fact in read if fact.confidence >= FACT_EARNS_LABEL]
+            if not read:
+                continue
+            found[category] = items
+        facts.extend(read)
     return Analysis(labels=labels(topic, found), facts=_merge(facts))

@@ -47,6 +47,17 @@ _QUOTE = re.compile(
     r"[\"\u201c\u201e\u00ab]([^\"\u201c\u201d\u201e\u00ab\u00bb]{12,300})[\"\u201d\u00bb]"
 )
 _TITLE_WORD_MIN = 5
+# A name the topic does not list ("Michelle Rodriguez", "Texas Film Commission"): two or
+# more capitalised words in a row. News names its people the same way in every language.
+_CAPITAL = r"[A-Z\u00c0-\u00de][a-z\u00df-\u00ff'\u2019]+"
+_PROPER_NAME = re.compile(rf"(?<![\w.])(?:{_CAPITAL})(?:[ -](?:{_CAPITAL})){{1,3}}(?!\w)")
+# Capitalised words that start sentences or titles rather than names
+_NOT_NAMES = frozenset(
+    """the a an this that these those his her its their our in on at for from with by after
+    before when while as but and or if it he she they we you i el la los las un una del en
+    con por para le les des du de et au aux une il elle der die das ein eine und mit im am
+    il lo gli i dei della di per con o a os as um uma do da em com para no na nos nas""".split()
+)
 
 
 @functools.lru_cache(maxsize=16)
@@ -103,8 +114,9 @@ def evidence_keys(
         main = max(analysis.labels, key=lambda label: label.confidence)
         keys.add(f"c:{main.category}")
     body = f"{title}\n{text}"
-    head = _named(topic, tokens(f"{title}\n{lead or _first_sentences(text)}"))
-    for prefix, name in _named(topic, tokens(body)):
+    head = head_names = _named(topic, tokens(f"{title}\n{lead or _first_sentences(text)}"))
+    body_names = _named(topic, tokens(body))
+    for prefix, name in body_names:
         keys.add(f"{prefix}:{name}")
         if (prefix, name) in head:
             keys.add(f"{'h' if prefix == 'p' else 'g'}:{name}")
@@ -116,12 +128,33 @@ def evidence_keys(
             digest = hashlib.blake2b(" ".join(words[:12]).encode(), digest_size=6).hexdigest()
             keys.add(f"q:{digest}")
     common = _common_words(topic)
+    listed = {name for _, name in head_names | body_names}
+    head_text = f"{title}\n{lead or _first_sentences(text)}"
+    head_proper = _proper_names(head_text, common)
+    for name in _proper_names(body, common) | head_proper:
+        if not any(known in name for known in listed):  # "Director Robert Rodriguez"
+            keys.add(f"p:{name}")
+            if name in head_proper:
+                keys.add(f"h:{name}")
     keys.update(
         f"t:{word}"
         for word in tokens(title)
         if len(word) >= _TITLE_WORD_MIN and word not in common and not word.isdigit()
     )
     return frozenset(keys)
+
+
+def _proper_names(text: str, common: frozenset[str]) -> set[str]:
+    """The multi-word names in a text, folded, leaving out words that open sentences and
+    the film's own name ("Alita Battle Angel" says nothing about which news)."""
+    found = set()
+    for match in _PROPER_NAME.finditer(text):
+        words = [w for w in tokens(match.group()) if w not in _NOT_NAMES]
+        while words and words[0] in common:
+            words.pop(0)
+        if len(words) >= 2 and not all(w in common for w in words):
+            found.add(" ".join(words))
+    return found
 
 
 def _first_sentences(text: str, count: int = 2) -> str:
