@@ -107,7 +107,7 @@ class StorySettings(_Model):
 
     window: Duration = "14d"  # a story takes new articles for this long after its last update
     stale_after: Duration = "30d"  # published this long before first seen: stale news
-    join_threshold: Annotated[Number, Field(gt=0, le=1)] = 0.18  # evidence similarity to join
+    join_threshold: Annotated[Number, Field(gt=0, le=1)] = 0.15  # evidence similarity to join
     duplicate_threshold: Annotated[Number, Field(gt=0, le=1)] = 0.25  # MinHash Jaccard of a copy
 
     @property

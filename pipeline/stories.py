@@ -32,6 +32,7 @@ WEIGHTS = {
     "c": 2.0,
     "s": 2.0,
     "f": 4.0,
+    "b": 1.0,
     "q": 3.0,
     "n": 1.0,
     "t": 1.0,
@@ -108,7 +109,14 @@ def evidence_keys(
     topic: Topic, title: str, text: str, analysis: Analysis, lead: str = ""
 ) -> frozenset[str]:
     """The evidence an article offers for telling which news it reports."""
-    keys = {f"f:{f.kind}:{_folded(f.subject)}:{_folded(f.value)}" for f in analysis.facts}
+    head_text = f"{title}\n{lead or _first_sentences(text)}"
+    # a fact the headline or lead states is the news; one further down is mostly background
+    # ("Salazar, who has said she will return, ...") that other news repeats
+    keys = {
+        f"{'f' if f.sentence in head_text else 'b'}:{f.kind}:{_folded(f.subject)}:"
+        f"{_folded(f.value)}"
+        for f in analysis.facts
+    }
     keys.update(f"s:{f.kind}:{_folded(f.subject)}" for f in analysis.facts)
     if analysis.labels:  # what the article is mainly about: its most confident category
         main = max(analysis.labels, key=lambda label: label.confidence)
@@ -129,7 +137,6 @@ def evidence_keys(
             keys.add(f"q:{digest}")
     common = _common_words(topic)
     listed = {name for _, name in head_names | body_names}
-    head_text = f"{title}\n{lead or _first_sentences(text)}"
     head_proper = _proper_names(head_text, common)
     for name in _proper_names(body, common) | head_proper:
         if not any(known in name for known in listed):  # "Director Robert Rodriguez"
