@@ -54,10 +54,98 @@ _CAPITAL = r"[A-Z\u00c0-\u00de][a-z\u00df-\u00ff'\u2019]+"
 _PROPER_NAME = re.compile(rf"(?<![\w.])(?:{_CAPITAL})(?:[ -](?:{_CAPITAL})){{1,3}}(?!\w)")
 # Capitalised words that start sentences or titles rather than names
 _NOT_NAMES = frozenset(
-    """the a an this that these those his her its their our in on at for from with by after
-    before when while as but and or if it he she they we you i el la los las un una del en
-    con por para le les des du de et au aux une il elle der die das ein eine und mit im am
-    il lo gli i dei della di per con o a os as um uma do da em com para no na nos nas""".split()
+    [
+        "the",
+        "a",
+        "an",
+        "this",
+        "that",
+        "these",
+        "those",
+        "his",
+        "her",
+        "its",
+        "their",
+        "our",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "with",
+        "by",
+        "after",
+        "before",
+        "when",
+        "while",
+        "as",
+        "but",
+        "and",
+        "or",
+        "if",
+        "it",
+        "he",
+        "she",
+        "they",
+        "we",
+        "you",
+        "i",
+        "el",
+        "la",
+        "los",
+        "las",
+        "un",
+        "una",
+        "del",
+        "en",
+        "con",
+        "por",
+        "para",
+        "le",
+        "les",
+        "des",
+        "du",
+        "de",
+        "et",
+        "au",
+        "aux",
+        "une",
+        "il",
+        "elle",
+        "der",
+        "die",
+        "das",
+        "ein",
+        "eine",
+        "und",
+        "mit",
+        "im",
+        "am",
+        "il",
+        "lo",
+        "gli",
+        "i",
+        "dei",
+        "della",
+        "di",
+        "per",
+        "con",
+        "o",
+        "a",
+        "os",
+        "as",
+        "um",
+        "uma",
+        "do",
+        "da",
+        "em",
+        "com",
+        "para",
+        "no",
+        "na",
+        "nos",
+        "nas",
+    ]
 )
 
 
@@ -231,28 +319,37 @@ def matching_stories(
     if not keys or not members:
         return []
     rarity: Counter[str] = Counter()
-    for _, _, member, _ in members:
+    sizes: Counter[int] = Counter()  # each story's articles in the window
+    sharing = []  # the articles with some evidence in common: only they score above 0
+    for story_id, _, member, seen in members:
         rarity.update(member)
+        sizes[story_id] += 1
+        if not keys.isdisjoint(member):
+            sharing.append((story_id, member, seen))
     total = len(members)
     waiting: Counter[str] = Counter()
     if background is not None:
         waiting = background.counts
         total += background.articles
-    weights = {key: _weight(key, rarity[key] + waiting[key], total) for key in rarity.keys() | keys}
+    weights: dict[str, float] = {}
+
+    def weight(key: str) -> float:
+        found = weights.get(key)
+        if found is None:
+            found = weights[key] = _weight(key, rarity[key] + waiting[key], total)
+        return found
+
     # fsum is exact: the same evidence scores the same whatever order the sets iterate in
-    mine = math.fsum(weights[key] for key in keys)
+    mine = math.fsum(weight(key) for key in keys)
     scores: dict[int, list[float]] = {}
-    for story_id, _, member, seen in members:
-        score = 0.0
-        shared = keys & member
-        if shared:  # nothing in common: nothing to weigh
-            common = math.fsum([weights[key] for key in shared])
-            union = mine + math.fsum([weights[key] for key in member]) - common
-            hours = abs((when - seen).total_seconds()) / 3600
-            score = common / union * closeness(hours, window_hours)
-        scores.setdefault(story_id, []).append(score)
+    for story_id, member, seen in sharing:
+        common = math.fsum([weight(key) for key in keys & member])
+        union = mine + math.fsum([weight(key) for key in member]) - common
+        hours = abs((when - seen).total_seconds()) / 3600
+        scores.setdefault(story_id, []).append(common / union * closeness(hours, window_hours))
+    # the story's other articles in the window score 0: they count in its mean
     found = [
-        Match(story_id, max(each), math.fsum(each) / len(each))
+        Match(story_id, max(each), math.fsum(each) / sizes[story_id])
         for story_id, each in scores.items()
         if max(each) >= threshold
     ]

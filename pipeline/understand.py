@@ -69,13 +69,14 @@ def is_stale(published: datetime | None, first_seen: datetime, settings: StorySe
     )
 
 
-def _copy_of(store: Store, subject: Subject, threshold: float) -> tuple[int | None, int | None]:
+def _copy_of(
+    store: Store, subject: Subject, threshold: float, mine: Signature | None
+) -> tuple[int | None, int | None]:
     """Index the article's MinHash; return the original it copies and the article it matched.
 
     The original is the copy published first: when a syndicated copy was crawled before
     the article it copies, the earlier-stored one becomes the copy.
     """
-    mine = signature(subject.text)
     if mine is None:
         return None, None
     buckets = mine.buckets()
@@ -98,17 +99,19 @@ def _copy_of(store: Store, subject: Subject, threshold: float) -> tuple[int | No
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """What an article says, read before it is placed: labels, facts and evidence."""
+    """What an article says, read before it is placed: labels, facts, evidence and the
+    MinHash of its text (None when too short to compare)."""
 
     analysis: Analysis
     keys: frozenset[str]
+    signature: Signature | None
 
 
 def read(topic: Topic, subject: Subject) -> Reading:
-    """Read an article's labels, facts and evidence (no store needed)."""
+    """Read an article's labels, facts, evidence and MinHash (no store needed)."""
     analysis = analyse(topic, subject.title, subject.text, subject.description, subject.published)
     keys = evidence_keys(topic, subject.title, subject.text, analysis, subject.description)
-    return Reading(analysis, keys)
+    return Reading(analysis, keys, signature(subject.text))
 
 
 def understand(
@@ -123,7 +126,7 @@ def understand(
     reading = reading or read(topic, subject)
     analysis, keys = reading.analysis, reading.keys
     with store.transaction():
-        original, kin = _copy_of(store, subject, settings.duplicate_threshold)
+        original, kin = _copy_of(store, subject, settings.duplicate_threshold, reading.signature)
         stale = is_stale(subject.published, subject.first_seen, settings)
         store.mark_article(subject.id, duplicate_of=original, stale=stale, evidence=keys)
         story_id, new_story = _place(store, settings, subject, kin, keys, stale, background)
