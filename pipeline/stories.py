@@ -331,20 +331,14 @@ def matching_stories(
     if background is not None:
         waiting = background.counts
         total += background.articles
-    weights: dict[str, float] = {}
-
-    def weight(key: str) -> float:
-        found = weights.get(key)
-        if found is None:
-            found = weights[key] = _weight(key, rarity[key] + waiting[key], total)
-        return found
-
+    needed = set(keys).union(*(member for _, member, _ in sharing))
+    weights = {key: _weight(key, rarity[key] + waiting[key], total) for key in needed}
     # fsum is exact: the same evidence scores the same whatever order the sets iterate in
-    mine = math.fsum(weight(key) for key in keys)
+    mine = math.fsum([weights[key] for key in keys])
     scores: dict[int, list[float]] = {}
     for story_id, member, seen in sharing:
-        common = math.fsum([weight(key) for key in keys & member])
-        union = mine + math.fsum([weight(key) for key in member]) - common
+        common = math.fsum([weights[key] for key in keys & member])
+        union = mine + math.fsum([weights[key] for key in member]) - common
         hours = abs((when - seen).total_seconds()) / 3600
         scores.setdefault(story_id, []).append(common / union * closeness(hours, window_hours))
     # the story's other articles in the window score 0: they count in its mean
