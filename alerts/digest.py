@@ -94,6 +94,7 @@ class Postman:
         )
         self.web_copy = settings.outbox.parent / "latest-digest.html"
         self._items: dict[tuple[int, str, tuple[str, ...]], StoryItem] = {}
+        self._rows: dict[tuple[int, str], dict[str, Any]] = {}  # developments rows, this run
         self._latest: Digest | None = None  # the run's newest digest, for the web copy
 
     # -- composing -----------------------------------------------------------------------
@@ -130,12 +131,27 @@ class Postman:
             developed_at=_when(row["news_at"]) or _when(row["last_development"]) or self.now(),
         )
 
+    def developments(self, keys: list[tuple[int, str]]) -> list[dict[str, Any]]:
+        """The `developments` rows of these (story, development) keys, in their order.
+
+        A row costs a scan of its story's articles and is the same for every subscriber it
+        is new to, so each is read once per run and development, not once per subscriber.
+        """
+        missing = [story for story, when in keys if (story, when) not in self._rows]
+        fresh = self.store.developments_of(missing) if missing else {}
+        for row in fresh.values():
+            self._rows[(row["story_id"], row["last_development"])] = row
+        # a story that developed again since its key was read comes as it is now; one
+        # merged away in the meantime not at all
+        found = ((self._rows.get((story, when)) or fresh.get(story)) for story, when in keys)
+        return [row for row in found if row is not None]
+
     def compose(self, subscriber: Mapping[str, Any]) -> tuple[Digest, list[tuple[int, str]]] | None:
         """The digest of a subscriber's undelivered developments, or None if nothing is new."""
         wanted = tuple(c for c in subscriber["categories"].split(",") if c)
         confirmed = _when(subscriber["confirmed_at"]) or self.now()
         since = iso(confirmed - FIRST_DIGEST_REACH) or ""
-        rows = self.store.new_developments(subscriber["id"], since, wanted)
+        rows = self.developments(self.store.new_development_keys(subscriber["id"], since, wanted))
         if not rows:
             return None
         items = tuple(self.story_item(row, wanted) for row in rows)
@@ -187,6 +203,7 @@ class Postman:
     ) -> SendReport:
         """Send what is pending, then each due subscriber's new developments."""
         report = SendReport()
+        self._rows.clear()  # what the store says now, not what an earlier run read
         with _batch(self.transport):  # one connection for the run, where the transport can
             if not dry_run:
                 self.retry_pending(report)

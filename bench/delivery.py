@@ -6,8 +6,8 @@ The stories are made by the real pipeline (`Ingestor.ingest` of synthetic pages 
 bench/growth.py, dated in the last few days, until the store holds the number asked for);
 the subscribers are confirmed through `alerts.subscribers.subscribe`. Each run copies that
 store and, in a child process, has the real `alerts.digest.Postman` compose, render,
-reserve, send (through `SmtpTransport`, security "none", one connection per message as
-the daemon does) and record every digest. An aiosmtpd server in this process, on
+reserve, send (through `SmtpTransport`, security "none", one connection for the run as
+the daemon uses) and record every digest. An aiosmtpd server in this process, on
 127.0.0.1, counts what it accepts. Figures: messages per second and the sender's peak RSS.
 """
 

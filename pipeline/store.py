@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -250,6 +249,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE sources ADD COLUMN alert_state TEXT;
     ALTER TABLE sources ADD COLUMN alerted_at TEXT;
+    """,
+    # 5: an article's facts by article: what an earlier article said of a subject was found
+    # through (kind, subject) and then scanned, 10 ms per fact in a store of 100,000.
+    """
+    CREATE INDEX facts_article ON facts(article_id, kind, subject);
+    """,
+    # 6: a subscriber's digests: who is due and what they were last sent scanned every
+    # digest ever made for each subscriber (35 s a run after a month for 1,000 people).
+    """
+    CREATE INDEX digests_subscriber ON digests(subscriber_id, kind, status, created_at, sent_at);
     """,
 )
 
@@ -683,18 +692,23 @@ class Store:
         page fills a few buckets with thousands of articles that share nothing else, and
         comparing them all made ingesting into a store of 100,000 four times slower.
         """
-        shared: Counter[int] = Counter()
-        for band, bucket in buckets:  # each lookup reads only the primary key's index
-            shared.update(
-                int(row[0])
-                for row in self.conn.execute(
-                    "SELECT article_id FROM minhash_bands WHERE band = ? AND bucket = ?",
-                    (band, bucket),
-                )
-            )
-        if not shared:
+        if not buckets:
             return {}
-        chosen = sorted(shared, key=lambda article: (-shared[article], -article))[:limit]
+        # one query: each bucket is read through the primary key, SQLite counts and ranks
+        # (a Python counter over the rows took 7 ms an article in a store of 100,000)
+        lookup = " UNION ALL ".join(
+            ["SELECT article_id FROM minhash_bands WHERE band = ? AND bucket = ?"] * len(buckets)
+        )
+        chosen = [
+            int(row[0])
+            for row in self.conn.execute(
+                f"SELECT article_id, count(*) AS shared FROM ({lookup}) GROUP BY article_id"
+                " ORDER BY shared DESC, article_id DESC LIMIT ?",
+                [*(part for pair in buckets for part in pair), limit],
+            )
+        ]
+        if not chosen:
+            return {}
         marks = ",".join("?" * len(chosen))
         rows = self.conn.execute(
             f"SELECT article_id, signature FROM article_signatures WHERE article_id IN ({marks})",
@@ -1076,18 +1090,33 @@ class Store:
         self, subscriber_id: int, since: str, categories: Sequence[str], limit: int = 50
     ) -> list[dict[str, Any]]:
         """Stories that developed after `since`, in these categories, not yet sent to them."""
-        marks = ",".join("?" * len(categories))
+        # The view's columns cost a scan of each story's articles: only the chosen rows pay.
+        keys = _new_development_keys(len(categories))
         sql = f"""
-            SELECT d.* FROM developments d
-            WHERE d.last_development IS NOT NULL AND d.last_development > ?
-              AND EXISTS (SELECT 1 FROM article_labels l JOIN articles a ON a.id = l.article_id
-                          WHERE a.story_id = d.story_id AND l.category IN ({marks}))
-              AND NOT EXISTS (SELECT 1 FROM deliveries v WHERE v.subscriber_id = ?
-                              AND v.story_id = d.story_id
-                              AND v.developed_at >= d.last_development)
-            ORDER BY d.last_development DESC, d.story_id DESC LIMIT ?
+            SELECT d.* FROM ({keys}) k JOIN developments d ON d.story_id = k.story_id
+            ORDER BY d.last_development DESC, d.story_id DESC
         """
         return [dict(r) for r in self.db.query(sql, [since, *categories, subscriber_id, limit])]
+
+    def new_development_keys(
+        self, subscriber_id: int, since: str, categories: Sequence[str], limit: int = 50
+    ) -> list[tuple[int, str]]:
+        """(story_id, last_development) of new_developments, newest first, without the view."""
+        sql = _new_development_keys(len(categories))
+        params = [since, *categories, subscriber_id, limit]
+        return [(int(r[0]), str(r[1])) for r in self.conn.execute(sql, params)]
+
+    def developments_of(self, story_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The `developments` rows of these stories, by story id (gone stories left out)."""
+        if not story_ids:
+            return {}
+        marks = ",".join("?" * len(story_ids))
+        return {
+            r["story_id"]: dict(r)
+            for r in self.db.query(
+                f"SELECT * FROM developments WHERE story_id IN ({marks})", list(story_ids)
+            )
+        }
 
     def story_details(self, story_id: int, prefer: str | None = None) -> dict[str, Any]:
         """What a digest shows of a story: evidence per category, latest change, outlets.
@@ -1279,6 +1308,22 @@ class Store:
             dict(r)
             for r in self.db.query("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT ?", [limit])
         ]
+
+
+def _new_development_keys(categories: int) -> str:
+    """SQL for the stories a subscriber has not had yet; parameters: since, the categories,
+    the subscriber's id, the limit."""
+    marks = ",".join("?" * categories)
+    return f"""
+        SELECT s.id AS story_id, s.last_development FROM stories s
+        WHERE s.last_development IS NOT NULL AND s.last_development > ?
+          AND EXISTS (SELECT 1 FROM article_labels l JOIN articles a ON a.id = l.article_id
+                      WHERE a.story_id = s.id AND l.category IN ({marks}))
+          AND NOT EXISTS (SELECT 1 FROM deliveries v WHERE v.subscriber_id = ?
+                          AND v.story_id = s.id
+                          AND v.developed_at >= s.last_development)
+        ORDER BY s.last_development DESC, s.id DESC LIMIT ?
+    """
 
 
 def _fts_query(terms: str) -> str:

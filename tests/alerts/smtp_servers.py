@@ -1,8 +1,9 @@
 """Real SMTP servers on 127.0.0.1 for tests: aiosmtpd in a thread, each one failing one way.
 
 `serve(handler, ...)` starts one on a free port and yields a `RunningServer`; the handlers
-below accept and keep messages, refuse at one stage, reject one recipient or answer slowly;
-`DroppingSMTP` cuts the connection in the middle of DATA; `authenticator` checks one
+below accept and keep messages, refuse at one stage (for every message, one recipient's, or
+the nth), reject one recipient or answer slowly; `DroppingSMTP` cuts the connection in the
+middle of DATA (`DroppingForOneSMTP` for one recipient only); `authenticator` checks one
 user and password. `refused_port()` and `silent_server()` cover a server that is not there
 and one that never says hello. `tls_files()` makes a throwaway certificate for 127.0.0.1.
 """
@@ -141,6 +142,46 @@ class RejectingHandler(RecordingHandler):
         return None
 
 
+class RefusingOneHandler(RecordingHandler):
+    """Answers `reply` at one stage (RCPT or DATA) of the message to `recipient` only."""
+
+    def __init__(self, stage: str, reply: str, recipient: str) -> None:
+        super().__init__()
+        self.stage = stage.upper()
+        self.reply = reply
+        self.recipient = recipient.lower()
+
+    def refusal(self, stage: str, address: str | None) -> str | None:
+        """Refuse RCPT for the one recipient, when that is the stage."""
+        if stage == self.stage == "RCPT" and (address or "").lower() == self.recipient:
+            return self.reply
+        return None
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Refuse the one recipient's message at the end of DATA, when that is the stage."""
+        if self.stage == "DATA" and self.recipient in (a.lower() for a in envelope.rcpt_tos):
+            return self.reply
+        return self.keep(server, session, envelope)
+
+
+class FailingNthHandler(RecordingHandler):
+    """Answers `reply` the `nth` time (from 1) a session reaches `stage`; accepts otherwise."""
+
+    def __init__(self, stage: str, reply: str, nth: int) -> None:
+        super().__init__()
+        self.stage = stage.upper()
+        self.reply = reply
+        self.nth = nth
+        self.reached = 0
+
+    def refusal(self, stage: str, address: str | None) -> str | None:
+        """Refuse the chosen stage the nth time only."""
+        if stage != self.stage:
+            return None
+        self.reached += 1
+        return self.reply if self.reached == self.nth else None
+
+
 class SlowHandler(RecordingHandler):
     """Takes `delay` seconds to answer the end of DATA (longer than the client waits)."""
 
@@ -165,6 +206,29 @@ class DroppingSMTP(SMTP):
             self.transport.abort()
         # Wait to be cancelled by connection_lost rather than read buffered lines as commands.
         await asyncio.Event().wait()
+
+
+class DropsOneRecipient(RecordingHandler):
+    """With DroppingForOneSMTP: the message to `recipient` is cut mid-DATA, every time."""
+
+    def __init__(self, recipient: str) -> None:
+        super().__init__()
+        self.recipient = recipient.lower()
+
+
+class DroppingForOneSMTP(DroppingSMTP):
+    """Cuts the connection in the middle of DATA for its handler's one recipient only."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """Drop the one recipient's message; take every other as usual."""
+        handler = self.event_handler
+        assert isinstance(handler, DropsOneRecipient)
+        if self.envelope is not None and handler.recipient in (
+            a.lower() for a in self.envelope.rcpt_tos
+        ):
+            await super().smtp_DATA(arg)
+        else:
+            await SMTP.smtp_DATA(self, arg)
 
 
 Authenticator = Callable[[SMTP, Session, Envelope, str, Any], AuthResult]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import config
 from alerts.delivery import OutboxTransport
-from alerts.digest import Postman
+from alerts.digest import Postman, SendReport
 from alerts.subscribers import Choices, choices, subscribe
 from pipeline.ingest import Ingestor
+from pipeline.records import Page
 from pipeline.store import Store, iso
 from tests.helpers import ROOT
 from tests.stories import DELAY, add_developments, page
@@ -130,3 +133,83 @@ def test_the_web_copy_is_written(store: Store, settings: config.Settings) -> Non
     mailman.run()
     assert mailman.web_copy.exists()
     assert "Rosa Salazar" in mailman.web_copy.read_text(encoding="utf-8")
+
+
+def test_each_digest_carries_what_the_store_lists_as_new_for_that_subscriber(
+    store: Store, settings: config.Settings
+) -> None:
+    wants = {
+        "all@example.org": KNOWN,
+        "cast@example.org": ("cast",),
+        "release@example.org": ("release", "plot"),
+        "production@example.org": ("production",),
+    }
+    for address, categories in wants.items():
+        subscribed(store, address, choices(categories, "daily", "UTC", KNOWN))
+    mailman = postman(store, settings, DAY + timedelta(days=1))
+    carried = set()
+    for subscriber in store.subscribers():
+        listed = store.new_developments(subscriber["id"], "", wants[subscriber["email"]])
+        composed = mailman.compose(subscriber)
+        assert composed is not None
+        digest, stories = composed
+        assert stories == [(row["story_id"], row["last_development"]) for row in listed]
+        assert [item.story_id for item in digest.stories] == [row["story_id"] for row in listed]
+        assert [item.title for item in digest.stories] == [row["title"] for row in listed]
+        carried.add(tuple(stories))
+    assert len(carried) > 1  # the choices differ in what they get
+
+
+# The release window of the fixture's second story moves a year: the story develops again.
+WINDOW_MOVES = """
+Alita: Battle Angel 2 will not reach theaters before 2031 now, a Lightstorm executive told
+exhibitors on Monday, a year later than the 2030 window given last week. The sequel still waits
+on Avatar 5, and James Cameron's team is committed to Pandora until then.
+
+The executive said the project remains in development at 20th Century Studios and that
+Robert Rodriguez is still attached to direct.
+"""
+
+
+class IngestsAfterTheFirst(Postman):
+    """A Postman during whose run, right after the first digest, a story develops again."""
+
+    page: Page
+
+    def deliver_digest(
+        self, subscriber: Mapping[str, Any], report: SendReport, dry_run: bool
+    ) -> None:
+        super().deliver_digest(subscriber, report, dry_run)
+        if len(report.sent) == 1:
+            Ingestor(self.store, self.settings.topic, self.settings.stories).ingest(self.page)
+
+
+def test_a_story_that_develops_during_a_run_reaches_the_later_subscribers_as_it_is_now(
+    store: Store, settings: config.Settings
+) -> None:
+    for address in ("a@example.org", "b@example.org"):
+        subscribed(store, address, choices(None, "daily", "UTC", KNOWN))
+    now = DAY + timedelta(days=1)
+    mailman = IngestsAfterTheFirst(store, settings, OutboxTransport(settings.outbox), lambda: now)
+    mailman.page = page(
+        "https://f.example/window-moves",
+        "Alita: Battle Angel 2 won't arrive before 2031",
+        WINDOW_MOVES,
+        "Exhibitor Wire",
+        now - timedelta(hours=3),
+        seen=now - timedelta(hours=2),
+    )
+    report = mailman.run()
+    assert [line.split(":")[0] for line in report.sent] == ["a@example.org", "b@example.org"]
+    texts = {m["To"]: m.get_body(("plain",)).get_content() for m in sent(settings.outbox)}
+    assert "Exhibitor Wire" not in texts["a@example.org"]
+    assert "also Exhibitor Wire" in texts["b@example.org"]  # the story as it is now
+    carried = {r["email"]: r["stories"] for r in store.delivery_log()}
+    assert carried["a@example.org"] == carried["b@example.org"]  # the same story, moved
+    # a, who got the window before it moved, gets the move next time; b has it already
+    later = postman(store, settings, now + timedelta(days=1)).run()
+    assert [line.split(":")[0] for line in later.sent] == ["a@example.org"]
+    newest = sent(settings.outbox)[-1]
+    assert newest["To"] == "a@example.org"
+    text = newest.get_body(("plain",)).get_content()
+    assert "also Exhibitor Wire" in text and "Rosa Salazar" not in text
