@@ -33,7 +33,7 @@ run: $(STAMP)
 	$(BIN)/sequelwatch daemon
 
 eval: $(STAMP)
-	$(BIN)/python -m pipeline.evaluate tests/data/eval/dev tests/data/eval/heldout3 tests/data/eval/heldout2 tests/data/eval/heldout
+	$(BIN)/python -m pipeline.evaluate tests/data/eval/dev tests/data/eval/heldout4 tests/data/eval/heldout3 tests/data/eval/heldout2 tests/data/eval/heldout
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
