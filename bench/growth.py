@@ -731,22 +731,47 @@ def fill_store(path: Path, count: int, seed: int) -> float:
 
 
 def cached_store(count: int, cache: Path = CACHE) -> Path:
-    """The cached store of `count` articles, built on first use."""
-    from pipeline.store import MIGRATIONS
+    """The cached store of `count` articles, built on first use.
+
+    A store cached before the latest migrations is upgraded, as a user's store is when a
+    new version opens it, rather than built again (the 100,000 take about an hour).
+    """
+    from pipeline.store import MIGRATIONS, Store
 
     cache.mkdir(parents=True, exist_ok=True)
     ignore = cache / ".gitignore"
     if not ignore.exists():
         ignore.write_text("*\n", encoding="utf-8")
     path = cache / f"growth-{count}-g{GENERATOR_VERSION}-m{len(MIGRATIONS)}.db"
-    if not path.exists():
-        building = path.with_suffix(".building")
-        for leftover in building.parent.glob(building.name + "*"):
-            leftover.unlink()
+    if path.exists():
+        return path
+    building = path.with_suffix(".building")
+    for leftover in building.parent.glob(building.name + "*"):
+        leftover.unlink()
+    older = _older_cache(cache, count, len(MIGRATIONS))
+    if older is not None:
+        shutil.copyfile(older, building)
+        started = time.perf_counter()
+        store = Store(building)  # opening a store runs its pending migrations
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.close()
+        seconds = time.perf_counter() - started
+        print(f"upgraded {older.name} in {seconds:.0f} s: {path}", file=sys.stderr)
+    else:
         seconds = fill_store(building, count, seed=count)
-        os.replace(building, path)
         print(f"built a store of {count} articles in {seconds:.0f} s: {path}", file=sys.stderr)
+    os.replace(building, path)
     return path
+
+
+def _older_cache(cache: Path, count: int, migrations: int) -> Path | None:
+    """The newest cached store of `count` articles from this generator and fewer migrations."""
+    found = []
+    for candidate in cache.glob(f"growth-{count}-g{GENERATOR_VERSION}-m*.db"):
+        done = candidate.stem.rsplit("-m", 1)[1]
+        if done.isdigit() and int(done) < migrations:
+            found.append((int(done), candidate))
+    return max(found)[1] if found else None
 
 
 def store_summary(path: Path) -> dict[str, int]:

@@ -6,6 +6,7 @@ they hand to bench/run.py are there and sane.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pytest
 
 from bench.daemon_idle import daemon_idle
 from bench.delivery import delivery
-from bench.growth import STORE_END, articles, growth
+from bench.growth import GENERATOR_VERSION, STORE_END, articles, cached_store, fill_store, growth
+from pipeline.store import MIGRATIONS
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +38,35 @@ def test_growth_times_the_same_batch_into_each_store_size(tmp_path: Path) -> Non
     assert figures["largest_vs_smallest"] > 0
     assert 30 < figures["crawl_peak_rss_mb"] < 2000
     assert "ingest_100k_vs_1k" not in figures  # only when 1,000 and 100,000 were measured
+
+
+def test_a_store_cached_before_the_latest_migration_is_upgraded_not_rebuilt(
+    tmp_path: Path,
+) -> None:
+    latest = len(MIGRATIONS)
+    older = tmp_path / f"growth-30-g{GENERATOR_VERSION}-m{latest - 1}.db"
+    fill_store(older, 30, seed=30)
+    conn = sqlite3.connect(older)  # as the previous version left it: one migration short
+    conn.execute("DROP INDEX digests_subscriber")
+    conn.execute(f"PRAGMA user_version = {latest - 1}")
+    conn.execute("UPDATE articles SET title = 'built by the older version' WHERE id = 1")
+    conn.commit()
+    conn.close()
+
+    path = cached_store(30, cache=tmp_path)
+
+    assert path.name == f"growth-30-g{GENERATOR_VERSION}-m{latest}.db"
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == latest
+    assert conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'digests_subscriber'"
+    ).fetchone() == (1,)
+    assert conn.execute("SELECT title FROM articles WHERE id = 1").fetchone() == (
+        "built by the older version",
+    )
+    assert conn.execute("SELECT count(*) FROM articles").fetchone() == (30,)
+    conn.close()
+    assert older.exists()  # the older cache is copied, not changed
 
 
 def test_delivery_sends_one_digest_per_subscriber() -> None:
