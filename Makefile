@@ -35,7 +35,12 @@ run: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/python -m pipeline.evaluate tests/data/eval/dev tests/data/eval/heldout4 tests/data/eval/heldout3 tests/data/eval/heldout2 tests/data/eval/heldout
 
+# The site is served by Debian's nginx when it can be installed, else by a Python server.
 bench: $(STAMP)
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { test "$$(id -u)" = 0 \
+		&& command -v apt-get >/dev/null && apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; } \
+		|| echo "nginx not installed: the bench site is served by Python"
 	$(BIN)/python bench/run.py
 
 clean:
