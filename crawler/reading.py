@@ -79,7 +79,8 @@ class Readers:
         return self.pool
 
     def close(self) -> None:
-        """Stop the reader processes (waiting for none of their work: it was awaited)."""
+        """Stop the reader processes: queued work is cancelled, and the processes are
+        waited for (the work the crawl needed was awaited already)."""
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
