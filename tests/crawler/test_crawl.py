@@ -79,6 +79,14 @@ def test_the_first_crawl_succeeds_and_reports_every_source(crawled: dict[str, An
     assert "new_articles" in first.stdout
 
 
+def test_the_crawl_says_what_it_kept_without_scrapys_chatter(crawled: dict[str, Any]) -> None:
+    stderr = crawled["first"].stderr
+    assert "kept '" in stderr or 'kept "' in stderr
+    assert "Crawled (200)" not in stderr  # Scrapy's DEBUG lines, one per request
+    assert "Scraped from" not in stderr  # and one per item, with the page's whole text
+    assert "Deprecation" not in stderr
+
+
 def test_every_relevant_article_is_kept_and_no_trap_is(crawled: dict[str, Any]) -> None:
     articles = crawled["articles"]
     missing, wrongly_kept = [], []
