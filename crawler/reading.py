@@ -5,7 +5,8 @@ store and take most of a crawl's CPU; the crawl's own process also runs Scrapy a
 the store. A busy crawl hands that work to reader processes and uses the machine's other
 core. A small crawl never starts one: the first `START_AFTER` pages are read in the crawl's
 own process, which is also where everything is read when `[crawl] readers = 0` or when a
-reader process dies.
+reader process dies. The crawl's process also reads while its readers start (a second or
+two of imports) and whenever they have `BACKLOG` pages each waiting: both cores read.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from config import Topic
@@ -26,6 +27,8 @@ logger = logging.getLogger("sequelwatch.crawl")
 # Pages read in the crawl's own process before the readers start: starting one costs about
 # as much as reading fifty pages, so a crawl that finds a few new articles does without.
 START_AFTER = 40
+# Pages that may wait at each reader process; one more is read in the crawl's own process.
+BACKLOG = 4
 
 _topic: Topic | None = None  # in a reader process: the topic it reads for
 
@@ -50,19 +53,28 @@ class Readers:
         self.processes = processes
         self.seen = 0
         self.pool: ProcessPoolExecutor | None = None
+        self.started: Future[Prepared] | None = None  # the first page sent: done, they are up
         self.failed = False
+        self.waiting = 0  # pages at the reader processes now
+        self.sent = 0  # pages read by reader processes
 
     async def prepare(self, page: Page) -> Prepared:
-        """The page prepared, by a reader process when there is one."""
+        """The page prepared, by a reader process when one is free enough, else here."""
         self.seen += 1
         pool = self._pool()
-        if pool is not None:
+        if pool is not None and self._up() and self.waiting < BACKLOG * self.processes:
+            self.waiting += 1
             try:
-                return await asyncio.wrap_future(pool.submit(_prepare_here, page))
+                future = pool.submit(_prepare_here, page)
+                self.started = self.started or future
+                prepared = await asyncio.wrap_future(future)
             except BrokenProcessPool:
-                logger.warning("a reader process died; pages are read in the crawl's process")
-                self.failed = True
-                self.close()
+                self._broken()
+            else:
+                self.sent += 1
+                return prepared
+            finally:
+                self.waiting -= 1
         return prepare(page, self.topic)
 
     def _pool(self) -> ProcessPoolExecutor | None:
@@ -78,12 +90,32 @@ class Readers:
             logger.info("reading pages in %d reader process(es) beside the crawl", self.processes)
         return self.pool
 
+    def _up(self) -> bool:
+        """Whether the reader processes have started: the first page sent to them waits
+        for them to start, and meanwhile the pages after it are read here."""
+        if self.started is None:
+            return True
+        if not self.started.done():
+            return False
+        if self.started.cancelled() or self.started.exception() is not None:
+            self._broken()
+            return False
+        return True
+
+    def _broken(self) -> None:
+        """A reader process died: read everything here from now on."""
+        if not self.failed:
+            logger.warning("a reader process died; pages are read in the crawl's process")
+        self.failed = True
+        self.close()
+
     def close(self) -> None:
         """Stop the reader processes: queued work is cancelled, and the processes are
         waited for (the work the crawl needed was awaited already)."""
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
+            logger.info("%d of %d pages were read by reader processes", self.sent, self.seen)
 
 
 # One crawl process, one set of readers and one table of readings made ahead of `settle`,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,9 @@ def test_a_busy_crawl_reads_in_a_reader_process_and_stores_the_same(tmp_path: Pa
     assert "reader process(es)" in with_readers
     assert "reader process" not in alone
     assert "reader process died" not in with_readers
+    read_there = re.search(r"(\d+) of (\d+) pages were read by reader processes", with_readers)
+    assert read_there, with_readers[-2000:]
+    assert 0 < int(read_there[1]) < int(read_there[2]) <= PAGES  # both processes read
     seen = _what_a_user_sees(db_readers)
     assert seen["kept"] >= 0.9 * PAGES and seen["labels"] and seen["facts"] and seen["stories"]
     assert seen == _what_a_user_sees(db_alone)
