@@ -20,6 +20,8 @@ from pipeline.records import Article, Fact, Label, Relevance
 BUSY_TIMEOUT_MS = 10_000
 # Near-duplicate candidates compared per article: those sharing the most LSH buckets.
 LSH_CANDIDATES = 200
+# Story articles a new article is compared with: in a busy window, those nearest in time.
+STORY_CANDIDATES = 300
 
 
 class StoreError(Exception):
@@ -264,6 +266,8 @@ MIGRATIONS: tuple[str, ...] = (
 
 # When an article's news happened, as indexed by articles_moment (keep the two identical).
 _MOMENT = "min(coalesce(published, first_seen), first_seen)"
+# An article a new one may join: one in a story that copies no other.
+_CANDIDATE = "story_id IS NOT NULL AND duplicate_of IS NULL"
 
 SOURCE_RUN_COUNTERS = (
     "requests",
@@ -760,24 +764,44 @@ class Store:
         return int(row[0]) if row and row[0] is not None else None
 
     def story_candidates(
-        self, since: str, until: str, near: str, limit: int = 300
+        self, since: str, until: str, near: str, limit: int = STORY_CANDIDATES
     ) -> list[tuple[int, int, str, datetime]]:
         """(story, article, evidence as stored, when) of the story articles in a time window.
 
         An article's news happened when it was published, or when it was first seen if that
         came earlier (a publication date in the future is not believed). A busy window
-        gives the `limit` articles nearest in time: rewrites come within hours.
+        gives the `limit` articles nearest in time (the lower id first at equal distance):
+        rewrites come within hours. `pipeline.window` answers the same from memory.
         """
         rows = self.conn.execute(
             f"SELECT story_id, id, evidence, {_MOMENT} AS moment FROM articles"
-            f" WHERE {_MOMENT} BETWEEN ? AND ? AND story_id IS NOT NULL AND duplicate_of IS NULL"
-            f" ORDER BY abs(julianday({_MOMENT}) - julianday(?)) LIMIT ?",
+            f" WHERE {_MOMENT} BETWEEN ? AND ? AND {_CANDIDATE}"
+            f" ORDER BY abs(julianday({_MOMENT}) - julianday(?)), id LIMIT ?",
             (since, until, near, limit),
         )
         return [
             (int(story), int(article), keys, datetime.fromisoformat(when))
             for story, article, keys, when in rows
         ]
+
+    def window_articles(
+        self, since: str, until: str, article_id: int | None = None
+    ) -> list[tuple[int, int, str, str, float]]:
+        """(story, article, evidence, moment, its julian day) of the articles `story_candidates`
+        chooses from in a time window, or of one article if it is one of them."""
+        only = "" if article_id is None else " AND id = ?"
+        return [
+            (int(story), int(article), keys, moment, float(day))
+            for story, article, keys, moment, day in self.conn.execute(
+                f"SELECT story_id, id, evidence, {_MOMENT} AS moment, julianday({_MOMENT})"
+                f" FROM articles WHERE {_MOMENT} BETWEEN ? AND ? AND {_CANDIDATE}{only}",
+                (since, until) if article_id is None else (since, until, article_id),
+            )
+        ]
+
+    def julian_day(self, moment: str) -> float:
+        """A stored time as the julian day SQLite measures distances in time with."""
+        return float(self.conn.execute("SELECT julianday(?)", (moment,)).fetchone()[0])
 
     def create_story(self, article_id: int, title: str, when: str, *, stale: bool) -> int:
         """Open a story with its first article; a stale one is no development."""

@@ -263,6 +263,17 @@ def _weight(key: str, count: int, total: int) -> float:
     return WEIGHTS.get(key[:1], 1.0) * _rarity_factor(count, total)
 
 
+def _weights(
+    keys: Iterable[str], rarity: Counter[str], waiting: Counter[str], total: int
+) -> dict[str, float]:
+    """`_weight` of many keys, each counted in `rarity` and `waiting`, at once: a call per
+    key took a quarter of the time `matching_stories` takes."""
+    kind, factor, counted, waits = WEIGHTS.get, _rarity_factor, rarity.get, waiting.get
+    return {
+        key: kind(key[:1], 1.0) * factor(counted(key, 0) + waits(key, 0), total) for key in keys
+    }
+
+
 @functools.lru_cache(maxsize=65_536)
 def _rarity_factor(count: int, total: int) -> float:
     """How much of its kind's weight a key keeps when `count` of `total` articles share it.
@@ -308,21 +319,24 @@ def matching_stories(
     threshold: float,
     window_hours: float,
     background: Background | None = None,
+    counts: Counter[str] | None = None,
 ) -> list[Match]:
     """The stories whose most alike article is alike enough, most alike first.
 
     How rare a piece of evidence is comes from the window's articles and from the
-    `background` of articles being placed together with this one. The mean over a
-    story's articles tells a story the article is about as a whole from one it only
-    touches through a single article: only the former is a reason to merge stories.
+    `background` of articles being placed together with this one; `counts`, when given,
+    is how many of the `members` have each key (kept up to date by `pipeline.window`).
+    The mean over a story's articles tells a story the article is about as a whole from
+    one it only touches through a single article: only the former is a reason to merge.
     """
     if not keys or not members:
         return []
-    rarity: Counter[str] = Counter()
+    rarity: Counter[str] = Counter() if counts is None else counts
     sizes: Counter[int] = Counter()  # each story's articles in the window
     sharing = []  # the articles with some evidence in common: only they score above 0
     for story_id, _, member, seen in members:
-        rarity.update(member)
+        if counts is None:
+            rarity.update(member)
         sizes[story_id] += 1
         if not keys.isdisjoint(member):
             sharing.append((story_id, member, seen))
@@ -332,13 +346,13 @@ def matching_stories(
         waiting = background.counts
         total += background.articles
     needed = set(keys).union(*(member for _, member, _ in sharing))
-    weights = {key: _weight(key, rarity[key] + waiting[key], total) for key in needed}
+    weight = _weights(needed, rarity, waiting, total).__getitem__
     # fsum is exact: the same evidence scores the same whatever order the sets iterate in
-    mine = math.fsum([weights[key] for key in keys])
+    mine = math.fsum(map(weight, keys))
     scores: dict[int, list[float]] = {}
     for story_id, member, seen in sharing:
-        common = math.fsum([weights[key] for key in keys & member])
-        union = mine + math.fsum([weights[key] for key in member]) - common
+        common = math.fsum(map(weight, keys & member))
+        union = mine + math.fsum(map(weight, member)) - common
         hours = abs((when - seen).total_seconds()) / 3600
         scores.setdefault(story_id, []).append(common / union * closeness(hours, window_hours))
     # the story's other articles in the window score 0: they count in its mean

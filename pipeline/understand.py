@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,8 +12,9 @@ from config import StorySettings, Topic
 from pipeline.dedupe import Signature, best_match, signature
 from pipeline.facts import analyse
 from pipeline.records import Analysis
-from pipeline.store import Store, iso
+from pipeline.store import STORY_CANDIDATES, Store, iso
 from pipeline.stories import Background, evidence_keys, matching_stories, parse_evidence
+from pipeline.window import StoryWindow
 
 # A fact read from a hedged or general remark ("sequels have been greenlit on less") comes
 # out below this: it is no claim about the sequel, and it is not recorded.
@@ -60,6 +62,11 @@ def subject_of(row: dict[str, Any]) -> Subject:
         published=_when(row["published"]),
         first_seen=_when(row["first_seen"]) or datetime.min,
     )
+
+
+def news_moment(subject: Subject) -> datetime:
+    """When the article's news happened: a first crawl sees a week of news at once."""
+    return min(subject.published or subject.first_seen, subject.first_seen)
 
 
 def is_stale(published: datetime | None, first_seen: datetime, settings: StorySettings) -> bool:
@@ -121,15 +128,25 @@ def understand(
     subject: Subject,
     reading: Reading | None = None,
     background: Background | None = None,
+    window: StoryWindow | None = None,
 ) -> Understanding:
-    """Find the article's original, story, labels and facts, and store them in one go."""
+    """Find the article's original, story, labels and facts, and store them in one go.
+
+    `window`, when given, answers for the store which story articles are near in time,
+    and is told what placing the article changed.
+    """
     reading = reading or read(topic, subject)
     analysis, keys = reading.analysis, reading.keys
     with store.transaction():
         original, kin = _copy_of(store, subject, settings.duplicate_threshold, reading.signature)
         stale = is_stale(subject.published, subject.first_seen, settings)
         store.mark_article(subject.id, duplicate_of=original, stale=stale, evidence=keys)
-        story_id, new_story = _place(store, settings, subject, kin, keys, stale, background)
+        story_id, new_story = _place(store, settings, subject, kin, keys, stale, background, window)
+        if window is not None:
+            # the article may now be a candidate; the one it matched may have become a copy
+            window.reload(subject.id)
+            if kin is not None:
+                window.reload(kin)
         store.save_labels(subject.id, analysis.labels)
         changes = store.save_facts(
             subject.id,
@@ -151,21 +168,15 @@ def _place(
     keys: frozenset[str],
     stale: bool,
     background: Background | None,
+    window: StoryWindow | None,
 ) -> tuple[int, bool]:
     """Join the story of the article it copies (or is copied by), or the stories whose
     recent articles are alike enough (merged into one), or open one."""
     when = iso(subject.first_seen) or ""
     story_id = store.article_story(kin) if kin is not None else None
     if story_id is None:
-        # when the news happened: a first crawl sees a week of news at once
-        moment = min(subject.published or subject.first_seen, subject.first_seen)
-        window = timedelta(seconds=settings.window_seconds)
-        members = [
-            (story, article, parse_evidence(stored), seen)
-            for story, article, stored, seen in store.story_candidates(
-                iso(moment - window) or "", iso(moment + window) or "", iso(moment) or ""
-            )
-        ]
+        moment = news_moment(subject)
+        members, counts = _candidates(store, window, moment, settings)
         found = matching_stories(
             keys,
             moment,
@@ -173,6 +184,7 @@ def _place(
             settings.join_threshold,
             settings.window_seconds / 3600,
             background,
+            counts,
         )
         if found:
             # An article that reports the news of two stories as a whole shows they were
@@ -180,10 +192,30 @@ def _place(
             # does not (else one interview mentioning a casting rumour chains them all).
             bridged = [m.story for m in found[1:] if m.mean >= settings.join_threshold]
             story_id = store.merge_stories([found[0].story, *bridged])
+            if window is not None:
+                window.merge([found[0].story, *bridged], story_id)
     if story_id is None:
         return store.create_story(subject.id, subject.title, when, stale=stale), True
     store.join_story(subject.id, story_id, when, stale=stale)
     return story_id, False
+
+
+def _candidates(
+    store: Store, window: StoryWindow | None, moment: datetime, settings: StorySettings
+) -> tuple[list[tuple[int, int, frozenset[str], datetime]], Counter[str] | None]:
+    """The story articles near the moment, from the window if there is one, with how many
+    of them have each key (None: not counted yet)."""
+    span = timedelta(seconds=settings.window_seconds)
+    since, until, near = iso(moment - span) or "", iso(moment + span) or "", iso(moment) or ""
+    if window is not None:
+        return window.candidates(since, until, near, STORY_CANDIDATES), window.counts
+    members = [
+        (story, article, parse_evidence(stored), seen)
+        for story, article, stored, seen in store.story_candidates(
+            since, until, near, STORY_CANDIDATES
+        )
+    ]
+    return members, None
 
 
 # How many waiting articles are placed together: their evidence is weighed as one batch.
@@ -208,6 +240,13 @@ def _same_words(a: Subject, b: Subject) -> bool:
         b.description,
         b.published,
     )
+
+
+def _window(store: Store, settings: StorySettings, rows: list[Subject]) -> StoryWindow:
+    """The story articles any of these articles may join, in memory."""
+    span = timedelta(seconds=settings.window_seconds)
+    moments = [news_moment(row) for row in rows]
+    return StoryWindow(store, iso(min(moments) - span) or "", iso(max(moments) + span) or "")
 
 
 def settle(
@@ -239,12 +278,16 @@ def settle(
         with store.transaction(immediate=True):
             waiting = store.still_waiting(list(readings))
             rows = [row for row in rows if row.id in waiting]
+            if not rows:
+                continue
             background = Background()
             for row in rows:
                 background.add(readings[row.id].keys)
+            # under the write lock only we change the story articles: keep them in memory
+            window = _window(store, settings, rows)
             for row in rows:
                 reading = readings[row.id]
-                found = understand(store, topic, settings, row, reading, background)
+                found = understand(store, topic, settings, row, reading, background, window)
                 background.remove(reading.keys)
                 placed += 1
                 if each:
