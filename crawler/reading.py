@@ -28,7 +28,7 @@ logger = logging.getLogger("sequelwatch.crawl")
 # as much as reading fifty pages, so a crawl that finds a few new articles does without.
 START_AFTER = 40
 # Pages that may wait at each reader process; one more is read in the crawl's own process.
-BACKLOG = 4
+BACKLOG = 8
 
 _topic: Topic | None = None  # in a reader process: the topic it reads for
 
@@ -55,26 +55,27 @@ class Readers:
         self.pool: ProcessPoolExecutor | None = None
         self.started: Future[Prepared] | None = None  # the first page sent: done, they are up
         self.failed = False
-        self.waiting = 0  # pages at the reader processes now
+        self.pending: list[Future[Prepared]] = []  # pages sent to the readers, not yet read
         self.sent = 0  # pages read by reader processes
 
     async def prepare(self, page: Page) -> Prepared:
         """The page prepared, by a reader process when one is free enough, else here."""
         self.seen += 1
         pool = self._pool()
-        if pool is not None and self._up() and self.waiting < BACKLOG * self.processes:
-            self.waiting += 1
+        # what the readers have not read yet, not what this process has not yet taken back:
+        # while it reads a page itself, the readers' answers wait for it
+        self.pending = [future for future in self.pending if not future.done()]
+        if pool is not None and self._up() and len(self.pending) < BACKLOG * self.processes:
+            future = pool.submit(_prepare_here, page)
+            self.pending.append(future)
+            self.started = self.started or future
             try:
-                future = pool.submit(_prepare_here, page)
-                self.started = self.started or future
                 prepared = await asyncio.wrap_future(future)
             except BrokenProcessPool:
                 self._broken()
             else:
                 self.sent += 1
                 return prepared
-            finally:
-                self.waiting -= 1
         return prepare(page, self.topic)
 
     def _pool(self) -> ProcessPoolExecutor | None:
