@@ -730,6 +730,19 @@ class Store:
                 (duplicate_of, int(stale), json.dumps(sorted(evidence)), article_id),
             )
 
+    def story_signatures(self, story_id: int, limit: int = LSH_CANDIDATES) -> dict[int, bytes]:
+        """The MinHash signatures of a story's articles that copy no other (the latest
+        `limit` of a big story)."""
+        return {
+            int(article): blob
+            for article, blob in self.conn.execute(
+                "SELECT a.id, s.signature FROM articles AS a"
+                " JOIN article_signatures AS s ON s.article_id = a.id"
+                " WHERE a.story_id = ? AND a.duplicate_of IS NULL ORDER BY a.id DESC LIMIT ?",
+                (story_id, limit),
+            )
+        }
+
     def original_of(self, article_id: int) -> int:
         """The article a copy copies, following copies of copies to the first."""
         seen = {article_id}

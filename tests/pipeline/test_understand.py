@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from config import StorySettings, Topic
+from pipeline.dedupe import signature
 from pipeline.ingest import Ingestor
 from pipeline.reprocess import reprocess
 from pipeline.store import Store
+from tests.pipeline.test_dedupe import spin
 from tests.stories import CAST_A, CAST_B, DAY, DELAY, RELEASE, page
 
 
@@ -76,6 +78,37 @@ def test_rewrites_join_one_story_and_a_copy_points_to_its_original(
         ).fetchall()
     )
     assert "will return as Alita" in labels["cast"]
+
+
+def test_a_spun_copy_the_lsh_index_misses_is_found_in_its_story(store: Store, topic: Topic) -> None:
+    spun = spin(CAST_A, 0.22, seed=9)  # a third of its word pairs are the original's
+    original_signature, spun_signature = signature(CAST_A), signature(spun)
+    assert original_signature is not None and spun_signature is not None
+    assert original_signature.jaccard(spun_signature) >= StorySettings().duplicate_threshold
+    # and not one LSH bucket in common: the index alone would call it a new article
+    assert not set(original_signature.buckets()) & set(spun_signature.buckets())
+
+    ingest = Ingestor(store, topic, StorySettings()).ingest
+    first = ingest(
+        page(
+            "https://a.example/cast",
+            "Rosa Salazar will return as Alita in Alita 2",
+            CAST_A,
+            "The Trade Ledger",
+            DAY,
+        )
+    )
+    copy = ingest(
+        page(
+            "https://e.example/spun",
+            "Rosa Salazar will return as Alita in Alita 2",
+            spun,
+            "Content Farm",
+            DAY + timedelta(hours=3),
+        )
+    )
+    assert copy.kept and copy.story_id == first.story_id
+    assert copy.duplicate_of == first.article_id
 
 
 def test_a_changed_fact_is_a_new_development_with_what_it_replaced(
