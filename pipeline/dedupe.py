@@ -88,3 +88,21 @@ def best_match(
     # the most similar; among equals the oldest article (smallest id) is the original
     similarity, article_id = max(scored, key=lambda pair: (pair[0], -pair[1]))
     return article_id, similarity
+
+
+def best_stored_match(
+    mine: Signature, stored: dict[int, bytes], threshold: float = DUPLICATE_JACCARD
+) -> tuple[int, float] | None:
+    """`best_match` over signatures as stored, compared all at once: a store of 100,000
+    gives up to 200 candidates an article, and one at a time they cost a millisecond."""
+    if not stored:
+        return None
+    ids = np.fromiter(stored, dtype=np.int64, count=len(stored))
+    values = np.frombuffer(b"".join(stored.values()), dtype="<u4").reshape(len(stored), NUM_PERM)
+    similarity = np.count_nonzero(values == mine.values, axis=1) / NUM_PERM
+    alike = similarity >= threshold
+    if not alike.any():
+        return None
+    # the most similar; among equals the oldest article (smallest id) is the original
+    best = max(zip(similarity[alike].tolist(), (-ids[alike]).tolist(), strict=True))
+    return -best[1], best[0]

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from config import StorySettings, Topic
-from pipeline.dedupe import Signature, best_match, signature
+from pipeline.dedupe import Signature, best_stored_match, signature
 from pipeline.facts import analyse
 from pipeline.records import Analysis
 from pipeline.store import STORY_CANDIDATES, Store, iso
@@ -88,12 +88,10 @@ def _copy_of(
         return None, None
     buckets = mine.buckets()
     candidates = {
-        other: Signature.from_bytes(blob)
-        for other, blob in store.lsh_candidates(buckets).items()
-        if other != subject.id
+        other: blob for other, blob in store.lsh_candidates(buckets).items() if other != subject.id
     }
     store.save_signature(subject.id, mine.to_bytes(), buckets)
-    match = best_match(mine, candidates, threshold)
+    match = best_stored_match(mine, candidates, threshold)
     return (None, None) if match is None else _original(store, subject, match[0])
 
 
@@ -109,11 +107,11 @@ def _copy_in_story(
     if mine is None:
         return None, None
     candidates = {
-        other: Signature.from_bytes(blob)
+        other: blob
         for other, blob in store.story_signatures(story_id).items()
         if other != subject.id
     }
-    match = best_match(mine, candidates, threshold)
+    match = best_stored_match(mine, candidates, threshold)
     return (None, None) if match is None else _original(store, subject, match[0])
 
 

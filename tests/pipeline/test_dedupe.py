@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from pipeline.dedupe import Signature, best_match, signature
+from pipeline.dedupe import Signature, best_match, best_stored_match, signature
 from pipeline.store import Store
 
 ORIGINAL = """
@@ -80,3 +80,26 @@ def test_the_index_survives_a_restart_and_finds_only_candidates(tmp_path: Path) 
     assert ids["rewrite"] not in candidates
     match = best_match(copy, candidates)
     assert match is not None and match[0] == ids["original"]
+
+
+def test_stored_signatures_compared_at_once_match_one_at_a_time() -> None:
+    rng = random.Random(3)
+    original = signature(ORIGINAL)
+    assert original is not None
+    texts = [spin(ORIGINAL, rate, seed) for rate in (0.05, 0.2, 0.4, 0.7) for seed in range(4)]
+    texts += [REWRITE, ORIGINAL]  # an exact copy ties with nothing but itself
+    stored = {}
+    for text in texts:
+        found = signature(text)
+        assert found is not None
+        stored[rng.randrange(1, 10_000)] = found
+    blobs = {article: sig.to_bytes() for article, sig in stored.items()}
+    for threshold in (0.1, 0.25, 0.5, 0.99, 1.0):
+        assert best_stored_match(original, blobs, threshold) == best_match(
+            original, stored, threshold
+        )
+    tied = {9: stored[next(iter(stored))], 4: stored[next(iter(stored))]}
+    assert best_stored_match(original, {k: v.to_bytes() for k, v in tied.items()}, 0.0) == (
+        best_match(original, tied, 0.0)
+    )
+    assert best_stored_match(original, {}, 0.25) is None
