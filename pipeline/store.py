@@ -310,6 +310,12 @@ class Store:
         # In WAL mode NORMAL never corrupts the store; a power cut may cost the last
         # commits, a crashed process costs nothing (FULL would fsync every article).
         self.db.execute("PRAGMA synchronous = NORMAL")
+        # A big store's indexes (the LSH buckets above all) take each new article to pages
+        # far apart: 32 MB of them stay cached, and the log is copied back into the store
+        # every 8,000 pages rather than 1,000, so that a page changed by several articles
+        # is written back once (a crawl into 100,000 articles: 12 % faster, closing included).
+        self.db.execute("PRAGMA cache_size = -32000")
+        self.db.execute("PRAGMA wal_autocheckpoint = 8000")
         self.migrate()
 
     def close(self) -> None:
