@@ -382,8 +382,9 @@ _READERS = {"release": _release, "cast": _cast, "production": _production}
 # when the evidence alone falls short (as sure as a fact must be to be recorded at all).
 FACT_EARNS_LABEL = 0.4
 # ... for the kinds whose facts say their category by themselves: a date is a release
-# window, where a status word ("delayed", "back") can belong to a casting sentence
-FACT_EARNS_LABEL_KINDS = frozenset({"release"})
+# window, a named person with a status ("returning", "denied") is casting news, where a
+# production status word ("delayed", "back") can belong to a casting sentence
+FACT_EARNS_LABEL_KINDS = frozenset({"release", "cast"})
 
 
 def analyse(
