@@ -23,7 +23,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy pipeline alerts config
+	$(BIN)/mypy pipeline alerts config crawler sequelwatch
 
 format: $(STAMP)
 	$(BIN)/ruff format .

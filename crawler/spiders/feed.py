@@ -24,7 +24,7 @@ class FeedSpider(SourceSpider):
 
     def read_source(self, response: Response, source: config.Source) -> Iterator[Any]:
         """Each entry: its own full content, or a request for its page."""
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         feed = parse_feed(response.body, response.url, content_type)
         if feed.problem:
             self.source_error(source, feed.problem, response.status, response.meta.get(ROLE))

@@ -32,7 +32,7 @@ class SearchSpider(SourceSpider):
 
     def read_source(self, response: Response, source: config.Source) -> Iterator[Any]:
         """Unwrap links that carry their target; follow the redirects of the others."""
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         feed = parse_feed(response.body, response.url, content_type)
         if feed.problem:
             self.source_error(source, feed.problem, response.status, response.meta.get(ROLE))
