@@ -87,12 +87,9 @@ def _copy_of(
     if mine is None:
         return None, None
     buckets = mine.buckets()
-    candidates = {
-        other: blob for other, blob in store.lsh_candidates(buckets).items() if other != subject.id
-    }
+    candidates = store.lsh_candidates(buckets)
     store.save_signature(subject.id, mine.to_bytes(), buckets)
-    match = best_stored_match(mine, candidates, threshold)
-    return (None, None) if match is None else _original(store, subject, match[0])
+    return _copy_among(store, subject, candidates, threshold, mine)
 
 
 def _copy_in_story(
@@ -106,12 +103,15 @@ def _copy_in_story(
     """
     if mine is None:
         return None, None
-    candidates = {
-        other: blob
-        for other, blob in store.story_signatures(story_id).items()
-        if other != subject.id
-    }
-    match = best_stored_match(mine, candidates, threshold)
+    return _copy_among(store, subject, store.story_signatures(story_id), threshold, mine)
+
+
+def _copy_among(
+    store: Store, subject: Subject, stored: dict[int, bytes], threshold: float, mine: Signature
+) -> tuple[int | None, int | None]:
+    """The original and the matched article among these stored signatures (not its own)."""
+    others = {other: blob for other, blob in stored.items() if other != subject.id}
+    match = best_stored_match(mine, others, threshold)
     return (None, None) if match is None else _original(store, subject, match[0])
 
 
