@@ -328,6 +328,13 @@ def matching_stories(
     is how many of the `members` have each key (kept up to date by `pipeline.window`).
     The mean over a story's articles tells a story the article is about as a whole from
     one it only touches through a single article: only the former is a reason to merge.
+
+    Only the stories that can match are scored in full. An article's score is at most
+    what it shares over what this article has (the union weighs no less than this
+    article's own evidence), which needs the weights of this article's keys alone; a story
+    none of whose articles reaches the threshold by that bound is left out, as it would be
+    after scoring. Weighing every key of every article in the window took most of a crawl's
+    placing time.
     """
     if not keys or not members:
         return []
@@ -345,16 +352,28 @@ def matching_stories(
     if background is not None:
         waiting = background.counts
         total += background.articles
-    needed = set(keys).union(*(member for _, member, _ in sharing))
-    weight = _weights(needed, rarity, waiting, total).__getitem__
+    own = _weights(keys, rarity, waiting, total)
     # fsum is exact: the same evidence scores the same whatever order the sets iterate in
-    mine = math.fsum(map(weight, keys))
+    mine = math.fsum(own.values())
+    common = [math.fsum(map(own.__getitem__, keys & member)) for _, member, _ in sharing]
+    # the bound, with room for rounding: a story it lets through is scored exactly
+    bar = threshold * mine * (1 - 1e-9)
+    likely = {
+        story_id
+        for (story_id, _, seen), shared in zip(sharing, common, strict=True)
+        if shared >= bar and shared * closeness(_hours(when, seen), window_hours) >= bar
+    }
+    if not likely:
+        return []
+    scored = [
+        (item, shared) for item, shared in zip(sharing, common, strict=True) if item[0] in likely
+    ]
+    weight = _weights(set().union(*(item[1] for item, _ in scored)), rarity, waiting, total)
     scores: dict[int, list[float]] = {}
-    for story_id, member, seen in sharing:
-        common = math.fsum(map(weight, keys & member))
-        union = mine + math.fsum(map(weight, member)) - common
-        hours = abs((when - seen).total_seconds()) / 3600
-        scores.setdefault(story_id, []).append(common / union * closeness(hours, window_hours))
+    for (story_id, member, seen), shared in scored:
+        union = mine + math.fsum(map(weight.__getitem__, member)) - shared
+        near = closeness(_hours(when, seen), window_hours)
+        scores.setdefault(story_id, []).append(shared / union * near)
     # the story's other articles in the window score 0: they count in its mean
     found = [
         Match(story_id, max(each), math.fsum(each) / sizes[story_id])
@@ -362,6 +381,11 @@ def matching_stories(
         if max(each) >= threshold
     ]
     return sorted(found, key=lambda match: (-match.best, match.story))
+
+
+def _hours(when: datetime, seen: datetime) -> float:
+    """Hours between two moments, either way."""
+    return abs((when - seen).total_seconds()) / 3600
 
 
 @dataclass

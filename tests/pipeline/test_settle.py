@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import tomllib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +159,66 @@ def test_two_crawls_settling_at_once_place_each_article_once(tmp_path: Path, top
     ).fetchone() == (0,)
     for opened in (store, other, raced):
         opened.close()
+
+
+def _every_article_scored(keys, when, members, threshold, window_hours, background=None):
+    """The stories an article matches, by weighing every article in the window: what
+    `matching_stories` must find while weighing only the stories that can match."""
+    import math
+    from collections import Counter
+
+    from pipeline.stories import _weights, closeness
+
+    rarity = Counter(key for _, _, member, _ in members for key in member)
+    waiting = background.counts if background else Counter()
+    total = len(members) + (background.articles if background else 0)
+    sizes = Counter(story for story, _, _, _ in members)
+    every = set(keys).union(*(member for _, _, member, _ in members))
+    weight = _weights(every, rarity, waiting, total)
+    mine = math.fsum(weight[k] for k in keys)
+    scores: dict[int, list[float]] = {}
+    for story, _, member, seen in members:
+        common = math.fsum(weight[k] for k in keys & member)
+        if common:
+            union = mine + math.fsum(weight[k] for k in member) - common
+            hours = abs((when - seen).total_seconds()) / 3600
+            scores.setdefault(story, []).append(common / union * closeness(hours, window_hours))
+    return sorted(
+        (
+            (story, max(each), math.fsum(each) / sizes[story])
+            for story, each in scores.items()
+            if max(each) >= threshold
+        ),
+        key=lambda found: (-found[1], found[0]),
+    )
+
+
+def test_matching_finds_what_weighing_every_article_finds() -> None:
+    from pipeline.stories import Background, matching_stories
+
+    chance = random.Random(20261205)
+    vocabulary = [f"{kind}:{n}" for kind in "hgcsfqntpl" for n in range(12)]
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    matched = 0
+    for _ in range(300):
+        members = [
+            (
+                chance.randrange(12),
+                article,
+                frozenset(chance.sample(vocabulary, chance.randint(1, 14))),
+                start + timedelta(hours=chance.uniform(0, 400)),
+            )
+            for article in range(chance.randint(1, 60))
+        ]
+        keys = frozenset(chance.sample(vocabulary, chance.randint(1, 14)))
+        when = start + timedelta(hours=chance.uniform(0, 400))
+        background = Background()
+        for _ in range(chance.randint(0, 5)):
+            background.add(chance.sample(vocabulary, 6))
+        threshold = chance.choice([0.1, 0.18, 0.3])
+        found = matching_stories(keys, when, members, threshold, 14 * 24, background)
+        expected = _every_article_scored(keys, when, members, threshold, 14 * 24, background)
+        assert [(m.story, m.best, m.mean) for m in found] == expected
+        matched += bool(found)
+    # the comparison means something only if many articles match and many do not
+    assert 50 < matched < 250
