@@ -378,9 +378,9 @@ def _kind(kinds: _Kinds, index: int) -> str:
     return "trap" if index in kinds.trap_only else "other"
 
 
-def _views(kinds: _Kinds, doc: _Document) -> list[SentenceView]:
+def _views(kinds: _Kinds, doc: _Document) -> tuple[SentenceView, ...]:
     """Each sentence of a document with its kind and the traps the judge counted in it."""
-    return [
+    return tuple(
         SentenceView(
             index=i,
             text=original,
@@ -390,12 +390,12 @@ def _views(kinds: _Kinds, doc: _Document) -> list[SentenceView]:
             alias=i in kinds.alias,
         )
         for i, (sentence, original) in enumerate(zip(doc.sentences, doc.originals, strict=True))
-    ]
+    )
 
 
 def sentences(topic: Topic, title: str, text: str, description: str = "") -> list[SentenceView]:
     """Every sentence of an article, title first, as written and as the judge classified it."""
-    return judge_sentences(topic, title, text, description)[1]
+    return list(judge_sentences(topic, title, text, description)[1])
 
 
 def _score(tally: _Tally, settings: RelevanceSettings) -> float:
@@ -445,10 +445,31 @@ def judge(topic: Topic, title: str, text: str, description: str = "") -> Relevan
     return judge_sentences(topic, title, text, description)[0]
 
 
-def judge_sentences(
-    topic: Topic, title: str, text: str, description: str = ""
-) -> tuple[Relevance, list[SentenceView]]:
+_Judged = tuple[Relevance, tuple[SentenceView, ...]]
+# The last article judged: reading a kept article (`classify`) judges it again right after
+# the crawl judged it, and a second pass over its sentences cost a tenth of reading it.
+_last: tuple[Topic, str, str, str, _Judged] | None = None
+
+
+def judge_sentences(topic: Topic, title: str, text: str, description: str = "") -> _Judged:
     """Judge an article and return its sentences as the judge classified them, in one pass."""
+    global _last
+    last = _last
+    if (
+        last is not None
+        and last[0] is topic
+        and last[1] == title
+        and last[2] == text
+        and last[3] == description
+    ):
+        return last[4]
+    judged = _judge_sentences(topic, title, text, description)
+    _last = (topic, title, text, description, judged)
+    return judged
+
+
+def _judge_sentences(topic: Topic, title: str, text: str, description: str) -> _Judged:
+    """`judge_sentences`, done."""
     settings = topic.relevance
     doc = _document(title, text, description)
     kinds = _kinds(_matcher(topic), doc, settings)
