@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 from pipeline.dedupe import Signature, best_match, best_stored_match, signature
-from pipeline.store import Store
+from pipeline.store import BUCKET_READ, Store
 
 ORIGINAL = """
 Producer Jon Landau's successor at Lightstorm told a room of exhibitors on Thursday that the
@@ -103,3 +103,44 @@ def test_stored_signatures_compared_at_once_match_one_at_a_time() -> None:
         best_match(original, tied, 0.0)
     )
     assert best_stored_match(original, {}, 0.25) is None
+
+
+def test_an_old_article_is_found_behind_buckets_crowded_by_a_sites_boilerplate(
+    tmp_path: Path,
+) -> None:
+    from tests.pipeline.test_store import article
+
+    footer = (
+        "Subscribe to the Marquee Wire newsletter for the week in film, television and games."
+        " Our reporters cover the studios, the festivals and the box office every day. Follow"
+        " us on every network, send tips to the newsroom, and read our privacy and cookie"
+        " policies, our terms of use and our corrections policy before you comment below."
+        " Most read: "
+    ) + " ".join(f"Headline number {n} about a film in the news this week." for n in range(12))
+    rng = random.Random(11)
+    words = [f"word{n}" for n in range(5000)]
+    store = Store(tmp_path / "store.db")
+
+    def stored(url: str, text: str) -> int:
+        saved = store.save_article(article(url))
+        sig = signature(text)
+        assert sig is not None
+        store.save_signature(saved.id, sig.to_bytes(), sig.buckets())
+        return saved.id
+
+    original = stored("https://marquee.example/original", ORIGINAL + footer)
+    # the same site's later pages: other news, the same footer filling the same buckets
+    for number in range(500):
+        stored(f"https://marquee.example/{number}", " ".join(rng.sample(words, 40)) + footer)
+    copy = signature("Originally published by Marquee Wire. " + ORIGINAL + " Share this story.")
+    assert copy is not None
+
+    crowded = store.conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM minhash_bands GROUP BY band, bucket"
+        " HAVING count(*) > ?)",
+        (BUCKET_READ,),
+    ).fetchone()[0]
+    match = best_stored_match(copy, store.lsh_candidates(copy.buckets()))
+
+    assert crowded >= 3  # buckets of the footer alone, more than a lookup reads of each
+    assert match is not None and match[0] == original
