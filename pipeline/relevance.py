@@ -43,8 +43,13 @@ _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u
 # after . ! ? and an ellipsis comes a space; after the ideographic full stop (Japanese,
 # Chinese) none does, and its closing brackets belong to the sentence before
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?\u2026])[\"')\]]*\s+|(?<=\u3002)[\u300d\u300f]*\s*|\s*\n\s*")
-# Scripts written without spaces between words: a term in them has no word boundary
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+# Scripts written without spaces between words (Japanese, Chinese), and Korean, whose
+# particles are written onto the word before them ("알리타를"): a term in them has no word
+# boundary
+_UNSPACED = re.compile(
+    r"[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+    r"\uf900-\ufaff\uff66-\uff9f]"
+)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
@@ -119,6 +124,7 @@ class _Matcher:
     trap_screen: re.Pattern[str] | None  # every trap pattern at once, to find trap sentences
     traps: tuple[tuple[str, re.Pattern[str]], ...]  # each group alone, to name it
     context_traps: frozenset[str]  # groups that sequel news mentions as context
+    vocabulary: re.Pattern[str] | None  # the categories' terms and patterns
 
 
 def _has_top_level_bar(pattern: str) -> bool:
@@ -183,12 +189,39 @@ def _matcher(topic: Topic) -> _Matcher:
         aliases=terms_pattern(topic.aliases),
         franchise=terms_pattern(topic.franchise),
         sequel_words=terms_pattern(words),
-        support=terms_pattern((*topic.people, *topic.places)),
+        support=terms_pattern((*topic.people, *_surnames(topic.people), *topic.places)),
         broad=terms_pattern(topic.broad_terms),
         trap_screen=screen_pattern(patterns),
         traps=traps,
         context_traps=frozenset(g.name for g in topic.traps if not g.counts_in_sequel_news),
+        vocabulary=_vocabulary(topic),
     )
+
+
+def _surnames(people: Iterable[str]) -> list[str]:
+    """What a writer calls a person after naming them once: the last word of a name written
+    with spaces ("Salazar" for "Rosa Salazar"), when it is longer than a syllable."""
+    found = []
+    for person in people:
+        words = person.split()
+        if len(words) > 1 and len(words[-1]) > 3 and not _UNSPACED.search(person):
+            found.append(words[-1])
+    return found
+
+
+def _vocabulary(topic: Topic) -> re.Pattern[str] | None:
+    """The words and phrases of the topic's categories (casting, release date, script...)."""
+    terms = terms_pattern(
+        term
+        for category in topic.categories.values()
+        for group in category.terms.values()
+        for term in group
+    )
+    branches = [terms.pattern] if terms else []
+    branches += [
+        f"(?:{normalize(p)})" for category in topic.categories.values() for p in category.patterns
+    ]
+    return re.compile("|".join(branches)) if branches else None
 
 
 def prefilter(topic: Topic, *texts: str) -> bool:
@@ -218,7 +251,8 @@ class _Tally:
     lead_hit: bool
     body: int  # sentences after the title
     sequel: int  # body sentences that name the sequel
-    support: int  # body sentences about its people or places (anchored articles only)
+    support: int  # body sentences about its people or places (anchored articles only), or
+    # about casting, dates or scripts under a title that names the sequel
     trap: int  # body sentences that hit a trap and do not name the sequel
     traps: Counter[str]  # trap group -> sentences, title included
 
@@ -233,6 +267,7 @@ class _Kinds:
     support: set[int]
     trap_only: set[int]  # hit a trap and are not about the sequel
     by_trap: dict[str, set[int]]  # trap group -> sentences it counts against
+    spoken: set[int]  # speak of the categories' subjects under a title naming the sequel
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,8 +384,14 @@ def _kinds(matcher: _Matcher, doc: _Document, settings: RelevanceSettings) -> _K
         # people and places speak of it.
         sequel |= words - trapped - {0}
         support = _hits(matcher.support, doc) - trapped - sequel - {0}
+    spoken: set[int] = set()
+    if 0 in sequel:
+        # Under a title that names the sequel, a sentence of its casting, dates or scripts
+        # speaks of it ("don't expect it in theaters before 2031"): it counts as support
+        # here, though not as evidence of what the article is about.
+        spoken = _hits(matcher.vocabulary, doc) - trapped - sequel - support - {0}
     trap_only = trapped - sequel - (franchise & words)
-    return _Kinds(alias, named, sequel, support, trap_only, by_trap)
+    return _Kinds(alias, named, sequel, support, trap_only, by_trap, spoken)
 
 
 def _tally(kinds: _Kinds, doc: _Document, settings: RelevanceSettings) -> _Tally:
@@ -363,7 +404,7 @@ def _tally(kinds: _Kinds, doc: _Document, settings: RelevanceSettings) -> _Tally
         lead_hit=bool(kinds.sequel & lead),
         body=len(doc.sentences) - 1,
         sequel=len(kinds.sequel - {0}),
-        support=len(kinds.support),
+        support=len(kinds.support) + len(kinds.spoken),
         trap=len(kinds.trap_only - {0}),
         traps=+counts,
     )

@@ -162,6 +162,36 @@ def test_japanese_is_read_without_spaces_between_words(topic: Topic) -> None:
     assert not judge(topic, "Alitas everywhere", "Palitas 2 is a different thing.").kept
 
 
+def test_korean_particles_do_not_hide_the_film(topic: Topic) -> None:
+    from pipeline.classify import classify
+
+    title = "'알리타: 배틀 엔젤 2', 2031년 7월 개봉 확정"
+    text = (
+        "디즈니가 '알리타: 배틀 엔젤 2'의 북미 개봉일을 2031년 7월 18일로 확정했다.\n\n"
+        "속편은 아이맥스와 3D로도 상영될 예정이다. 로버트 로드리게즈 감독이 다시 메가폰을 잡았다."
+    )
+    assert judge(topic, title, text).kept
+    assert "release" in {label.category for label in classify(topic, title, text)}
+
+
+def test_a_short_post_under_a_sequel_title_speaks_of_it(topic: Topic) -> None:
+    # Reddit: surnames, and talk of shooting, theaters and budget, never the film's name
+    body = (
+        "Source is the trade piece that dropped an hour ago.\n\n"
+        "Rodriguez directing, script by him and Cameron.\n\n"
+        "Reality check: they don't start shooting until 2030, so don't expect it in theaters"
+        " before 2031 at the earliest.\n\n"
+        "EDIT: the budget is apparently smaller than last time.\n\n"
+        "Nine years of fans spamming every studio post and it worked.\n\n"
+        "See you all in the megathread."
+    )
+    kept = judge(topic, "ALITA 2 IS GREENLIT. I repeat, it is greenlit", body)
+    assert kept.kept, kept.reason
+    assert "3 supporting" in kept.reason
+    # the same talk under a title about something else is no sequel news
+    assert not judge(topic, "Our weekly movie thread", body).kept
+
+
 def _naive_terms(terms: list[str]) -> re.Pattern[str]:
     """The plain alternation terms_pattern replaced: each term alone, longest first."""
     sources = []
