@@ -109,6 +109,9 @@ class StorySettings(_Model):
     stale_after: Duration = "30d"  # published this long before first seen: stale news
     join_threshold: Annotated[Number, Field(gt=0, le=1)] = 0.15  # evidence similarity to join
     duplicate_threshold: Annotated[Number, Field(gt=0, le=1)] = 0.25  # MinHash Jaccard of a copy
+    # ... of an article of the story it joined: there the news is known to be the same, and
+    # a word-spun copy (0.24) stands further from it than rewrites stand from each other
+    story_duplicate_threshold: Annotated[Number, Field(gt=0, le=1)] = 0.2
 
     @property
     def window_seconds(self) -> float:

@@ -184,6 +184,9 @@ class ClassifySettings(BaseModel):
     lead_factor: float = Field(default=1.5, ge=0.0)
     min_score: float = Field(default=1.0, ge=0.0)
     share_of_top: float = Field(default=0.5, ge=0.0, le=1.0)
+    # ... or when it weighs side_score: one clear sentence of a side subject ("Rodriguez
+    # has said the sequel would go up to Zalem") in a long article about another one
+    side_score: float | None = Field(default=None, ge=0.0)
     # how a sentence that speaks for several categories shares its weight: 1 in proportion
     # to what it says for each, 0 not at all (each category gets the whole sentence)
     split_power: float = Field(default=1.0, ge=0.0, le=2.0)

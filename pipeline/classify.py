@@ -74,6 +74,7 @@ class Evidence:
     score: float
     outright: bool = True  # a term, pattern or two names, not hints alone
     states_fact: bool = False  # a fact phrase of the category ("is set to return") beside a name
+    earlier: bool = False  # beside a reference to the earlier film, so half about that film
 
 
 def topic_regex(pattern: str) -> re.Pattern[str]:
@@ -229,7 +230,7 @@ def sentence_evidence(
             if score >= settings.min_sentence_score:
                 share = (score / total) ** settings.split_power
                 weighed = round(factor * score * share, 3)
-                found.append(Evidence(name, view, weighed, outright, stated))
+                found.append(Evidence(name, view, weighed, outright, stated, earlier))
     return found
 
 
@@ -240,14 +241,26 @@ def earned(topic: Topic, found: Iterable[Evidence]) -> dict[str, tuple[Evidence,
     for item in found:
         by_category.setdefault(item.category, []).append(item)
     totals = {name: sum(e.score for e in items) for name, items in by_category.items()}
+    # what the article says of the sequel alone: not beside the earlier film or a trap
+    clear = {
+        name: sum(e.score for e in items if not (e.earlier or e.sentence.traps))
+        for name, items in by_category.items()
+    }
     top = max(totals.values(), default=0.0)
+    side = settings.share_of_top * top
+    side_score = side if settings.side_score is None else min(side, settings.side_score)
     return {
         name: tuple(sorted(items, key=lambda e: (-e.score, e.sentence.index)))
         for name, items in by_category.items()
         if totals[name] >= settings.min_score
-        # a side subject earns its category when it weighs enough beside the main one, or
-        # when the article states one of its facts ("Rosa Salazar is set to return")
-        and (totals[name] >= settings.share_of_top * top or any(e.states_fact for e in items))
+        # a side subject earns its category when it weighs enough beside the main one, when
+        # it is said clearly, not beside the earlier film, or when the article states one of
+        # its facts ("Rosa Salazar is set to return")
+        and (
+            totals[name] >= side
+            or clear[name] >= side_score
+            or any(e.states_fact for e in items)
+        )
         and any(e.outright for e in items)
     }
 

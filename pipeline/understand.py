@@ -166,7 +166,7 @@ def understand(
         story_id, new_story = _place(store, settings, subject, kin, keys, stale, background, window)
         if kin is None and not new_story:
             original, kin = _copy_in_story(
-                store, subject, story_id, settings.duplicate_threshold, reading.signature
+                store, subject, story_id, settings.story_duplicate_threshold, reading.signature
             )
             if original is not None:
                 store.set_original(subject.id, original)

@@ -56,6 +56,25 @@ def test_an_article_can_earn_several_categories(topic: Topic) -> None:
     assert all(0.0 < label.confidence <= 1.0 for label in labels)
 
 
+GREENLIGHT = (
+    "Alita: Battle Angel 2 gets the green light, Robert Rodriguez back to direct",
+    "20th Century Studios has greenlit Alita: Battle Angel 2 after years in development. "
+    "Robert Rodriguez directs from a screenplay he wrote with James Cameron, who produces "
+    "through Lightstorm. Pre-production starts in Austin next spring, with principal "
+    "photography planned for the following year and Weta FX on the visual effects. The "
+    "budget is said to be smaller than the first film's. Story details are being kept "
+    "quiet, though Rodriguez has said for years that the sequel would take Alita up to "
+    "Zalem.",
+)
+
+
+def test_one_clear_sentence_of_a_side_subject_earns_it(topic: Topic) -> None:
+    labels = {label.category: label.sentence for label in classify(topic, *GREENLIGHT)}
+    # a long article about the greenlight; its one line on the story still files it as plot
+    assert set(labels) == {"production", "plot"}
+    assert "up to Zalem" in labels["plot"]
+
+
 def test_a_review_summary_inside_sequel_news_earns_no_plot(topic: Topic) -> None:
     assert list(earned(topic, "trap-review")) == ["production"]
 

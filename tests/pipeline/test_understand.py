@@ -111,6 +111,37 @@ def test_a_spun_copy_the_lsh_index_misses_is_found_in_its_story(store: Store, to
     assert copy.duplicate_of == first.article_id
 
 
+def test_within_its_story_a_heavier_spun_copy_is_still_a_copy(store: Store, topic: Topic) -> None:
+    settings = StorySettings()
+    spun = spin(CAST_A, 0.28, seed=9)  # a fifth of its word pairs are the original's
+    original_signature, spun_signature = signature(CAST_A), signature(spun)
+    assert original_signature is not None and spun_signature is not None
+    alike = original_signature.jaccard(spun_signature)
+    assert settings.story_duplicate_threshold <= alike < settings.duplicate_threshold
+
+    ingest = Ingestor(store, topic, settings).ingest
+    first = ingest(
+        page(
+            "https://a.example/cast",
+            "Rosa Salazar will return as Alita in Alita 2",
+            CAST_A,
+            "The Trade Ledger",
+            DAY,
+        )
+    )
+    copy = ingest(
+        page(
+            "https://e.example/spun",
+            "Rosa Salazar will return as Alita in Alita 2",
+            spun,
+            "Content Farm",
+            DAY + timedelta(hours=3),
+        )
+    )
+    assert copy.story_id == first.story_id
+    assert copy.duplicate_of == first.article_id
+
+
 def test_a_changed_fact_is_a_new_development_with_what_it_replaced(
     store: Store, topic: Topic
 ) -> None:
