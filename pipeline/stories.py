@@ -225,8 +225,10 @@ def evidence_keys(
             keys.add(f"q:{digest}")
     common = _common_words(topic)
     listed = {name for _, name in head_names | body_names}
-    head_proper = _proper_names(head_text, common)
-    for name in _proper_names(body, common) | head_proper:
+    head_proper = _proper_names(_lead_or_first(text, lead), common) | _title_names(
+        title, text, common
+    )
+    for name in _proper_names(text, common) | head_proper:
         if not any(known in name for known in listed):  # "Director Robert Rodriguez"
             keys.add(f"p:{name}")
             if name in head_proper:
@@ -250,6 +252,35 @@ def _proper_names(text: str, common: frozenset[str]) -> set[str]:
         if len(words) >= 2 and not all(w in common for w in words):
             found.add(" ".join(words))
     return found
+
+
+def _lead_or_first(text: str, lead: str) -> str:
+    """The article's standfirst, or its first sentences when it has none."""
+    return lead or _first_sentences(text)
+
+
+def _title_names(title: str, text: str, common: frozenset[str]) -> set[str]:
+    """The names in a headline. A headline in title case capitalises every word, so a name
+    found there ("Tom Holkenborg Returns") is cut to the longest part of it that the text
+    names too ("tom holkenborg"), and dropped when the text names no part of it."""
+    found = _proper_names(title, common)
+    words = [w for w in title.split() if w[:1].isalpha()]
+    if not found or sum(w[:1].isupper() for w in words) < 0.6 * len(words):
+        return found
+    folded = f" {_folded(text)} "
+    names = set()
+    for name in found:
+        parts = name.split()
+        runs = (
+            " ".join(parts[i:j])
+            for size in range(len(parts), 1, -1)
+            for i in range(len(parts) - size + 1)
+            for j in [i + size]
+        )
+        name = next((run for run in runs if f" {run} " in folded), "")
+        if name:
+            names.add(name)
+    return names
 
 
 def _first_sentences(text: str, count: int = 2) -> str:
