@@ -9,7 +9,7 @@ import pytest
 
 from config import StorySettings, Topic
 from pipeline.dedupe import signature
-from pipeline.ingest import Ingestor
+from pipeline.ingest import Ingestor, IngestResult
 from pipeline.reprocess import reprocess
 from pipeline.store import Store
 from tests.pipeline.test_dedupe import spin
@@ -80,6 +80,19 @@ def test_rewrites_join_one_story_and_a_copy_points_to_its_original(
     assert "will return as Alita" in labels["cast"]
 
 
+def _original_then_copy(
+    store: Store, topic: Topic, settings: StorySettings, copied: str
+) -> tuple[IngestResult, IngestResult]:
+    """A trade report on a cast return, then a content farm's copy of it three hours on."""
+    ingest = Ingestor(store, topic, settings).ingest
+    title = "Rosa Salazar will return as Alita in Alita 2"
+    first = ingest(page("https://a.example/cast", title, CAST_A, "The Trade Ledger", DAY))
+    copy = ingest(
+        page("https://e.example/spun", title, copied, "Content Farm", DAY + timedelta(hours=3))
+    )
+    return first, copy
+
+
 def test_a_spun_copy_the_lsh_index_misses_is_found_in_its_story(store: Store, topic: Topic) -> None:
     spun = spin(CAST_A, 0.22, seed=9)  # a third of its word pairs are the original's
     original_signature, spun_signature = signature(CAST_A), signature(spun)
@@ -88,25 +101,7 @@ def test_a_spun_copy_the_lsh_index_misses_is_found_in_its_story(store: Store, to
     # and not one LSH bucket in common: the index alone would call it a new article
     assert not set(original_signature.buckets()) & set(spun_signature.buckets())
 
-    ingest = Ingestor(store, topic, StorySettings()).ingest
-    first = ingest(
-        page(
-            "https://a.example/cast",
-            "Rosa Salazar will return as Alita in Alita 2",
-            CAST_A,
-            "The Trade Ledger",
-            DAY,
-        )
-    )
-    copy = ingest(
-        page(
-            "https://e.example/spun",
-            "Rosa Salazar will return as Alita in Alita 2",
-            spun,
-            "Content Farm",
-            DAY + timedelta(hours=3),
-        )
-    )
+    first, copy = _original_then_copy(store, topic, StorySettings(), spun)
     assert copy.kept and copy.story_id == first.story_id
     assert copy.duplicate_of == first.article_id
 
@@ -119,25 +114,7 @@ def test_within_its_story_a_heavier_spun_copy_is_still_a_copy(store: Store, topi
     alike = original_signature.jaccard(spun_signature)
     assert settings.story_duplicate_threshold <= alike < settings.duplicate_threshold
 
-    ingest = Ingestor(store, topic, settings).ingest
-    first = ingest(
-        page(
-            "https://a.example/cast",
-            "Rosa Salazar will return as Alita in Alita 2",
-            CAST_A,
-            "The Trade Ledger",
-            DAY,
-        )
-    )
-    copy = ingest(
-        page(
-            "https://e.example/spun",
-            "Rosa Salazar will return as Alita in Alita 2",
-            spun,
-            "Content Farm",
-            DAY + timedelta(hours=3),
-        )
-    )
+    first, copy = _original_then_copy(store, topic, settings, spun)
     assert copy.story_id == first.story_id
     assert copy.duplicate_of == first.article_id
 
