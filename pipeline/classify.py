@@ -256,11 +256,7 @@ def earned(topic: Topic, found: Iterable[Evidence]) -> dict[str, tuple[Evidence,
         # a side subject earns its category when it weighs enough beside the main one, when
         # it is said clearly, not beside the earlier film, or when the article states one of
         # its facts ("Rosa Salazar is set to return")
-        and (
-            totals[name] >= side
-            or clear[name] >= side_score
-            or any(e.states_fact for e in items)
-        )
+        and (totals[name] >= side or clear[name] >= side_score or any(e.states_fact for e in items))
         and any(e.outright for e in items)
     }
 

@@ -32,9 +32,8 @@ def test_relevance_f1(report: Report) -> None:
 
 
 def test_category_micro_f1(report: Report) -> None:
-    # The issue's target. The 196 dev articles score 0.912 (the 50 d4- ones, first seen
-    # at 0.817, were worked through on 2026-12-05: cameos, voices, casting verbs in
-    # Portuguese, loglines and final acts).
+    # The issue's target. Each new batch is first scored untouched (d4- 0.817, d5- 0.741,
+    # d6- 0.836) and then worked through; the set stays at or above the target.
     assert report.categories_micro.f1 >= 0.90
 
 
@@ -44,9 +43,9 @@ def test_duplicate_pairs(report: Report) -> None:
 
 
 def test_story_pairs(report: Report) -> None:
-    # No target in the issue: a guard just under what the 146 articles score (P 0.81,
-    # R 0.81). The 50 articles added on 2026-12-05 (d3-) brought it down from 0.94/0.89:
-    # short snippets and Spanish and French rewrites share too few names with their
-    # story, and two stories about the film's technology, weeks apart, merge.
-    assert report.stories.precision >= 0.78
-    assert report.stories.recall >= 0.78
+    # No target in the issue: a guard under what the set scores, each annotator's batch in
+    # a store of its own (P 1.00, R 0.79 on 2026-12-05). Recall is what falls short: short
+    # snippets, Reddit posts and Japanese or Korean rewrites share too little evidence
+    # (names, numbers) with their story.
+    assert report.stories.precision >= 0.95
+    assert report.stories.recall >= 0.75
