@@ -262,21 +262,21 @@ def earned(topic: Topic, found: Iterable[Evidence]) -> dict[str, tuple[Evidence,
 
 
 def evidence(
-    topic: Topic, title: str, text: str, description: str = ""
+    topic: Topic, title: str, text: str, description: str = "", outlet: str | None = None
 ) -> dict[str, tuple[Evidence, ...]]:
     """The categories a kept article earns, with all their evidence, strongest first.
 
     An article the judge drops earns nothing: it is not about the sequel.
     """
-    return all_evidence(topic, title, text, description)[0]
+    return all_evidence(topic, title, text, description, outlet)[0]
 
 
 def all_evidence(
-    topic: Topic, title: str, text: str, description: str = ""
+    topic: Topic, title: str, text: str, description: str = "", outlet: str | None = None
 ) -> tuple[dict[str, tuple[Evidence, ...]], dict[str, tuple[Evidence, ...]]]:
     """The categories a kept article earns, and every category's evidence, earned or not
     (strongest first): a category short of its score still earns a label by a fact."""
-    relevance, views = judge_sentences(topic, title, text, description)
+    relevance, views = judge_sentences(topic, title, text, description, outlet)
     if not relevance.kept:
         return {}, {}
     found = sentence_evidence(topic, views)
@@ -312,6 +312,8 @@ def labels(topic: Topic, found: dict[str, tuple[Evidence, ...]]) -> tuple[Label,
     return tuple(result)
 
 
-def classify(topic: Topic, title: str, text: str, description: str = "") -> tuple[Label, ...]:
+def classify(
+    topic: Topic, title: str, text: str, description: str = "", outlet: str | None = None
+) -> tuple[Label, ...]:
     """The categories an article about the sequel earns, each with its best evidence sentence."""
-    return labels(topic, evidence(topic, title, text, description))
+    return labels(topic, evidence(topic, title, text, description, outlet))

@@ -106,7 +106,7 @@ def _ingest(store: Store, topic: Topic, settings: StorySettings, item: dict[str,
     """Store one labelled article and understand it, as a crawl would."""
     title, text = item["title"], item["text"].strip()
     description = item.get("description", "")
-    relevance = judge(topic, title, text, description)
+    relevance = judge(topic, title, text, description, item.get("outlet"))
     published, first_seen = _when(item["published"]), _when(item["first_seen"])
     article = Article(
         url=item["url"],

@@ -393,6 +393,7 @@ def analyse(
     text: str,
     description: str = "",
     published: datetime | None = None,
+    outlet: str | None = None,
 ) -> Analysis:
     """Classify an article and read typed facts out of its evidence sentences.
 
@@ -400,7 +401,7 @@ def analyse(
     its sentences states a fact of its kind outright ("Sortie prévue en 2031.", the last
     line of a casting story): every fact's kind is among the article's categories.
     """
-    found, every = all_evidence(topic, title, text, description)
+    found, every = all_evidence(topic, title, text, description, outlet)
     found = dict(found)
     vocabulary = _vocabulary(topic)
     floor = max(topic.facts.earliest_year or 0, published.year if published else 0)

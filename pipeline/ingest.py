@@ -63,12 +63,13 @@ def build_article(page: Page, topic: Topic) -> Article:
     urls = {url, page.url, clean_url(page.url)}
     for seen in page.seen_urls:
         urls.update((seen, clean_url(seen)))
-    relevance: Relevance = judge(topic, title, text, description or "")
+    outlet = found.outlet or hint.outlet or _host(url)
+    relevance: Relevance = judge(topic, title, text, description or "", outlet)
     return Article(
         url=url,
         urls=tuple(sorted(u for u in urls if u)),
         title=title,
-        outlet=found.outlet or hint.outlet or _host(url),
+        outlet=outlet,
         authors=found.authors or hint.authors,
         published=found.published or hint.published,
         language=found.language or hint.language,

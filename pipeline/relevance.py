@@ -124,6 +124,7 @@ class _Matcher:
     trap_screen: re.Pattern[str] | None  # every trap pattern at once, to find trap sentences
     traps: tuple[tuple[str, re.Pattern[str]], ...]  # each group alone, to name it
     context_traps: frozenset[str]  # groups that sequel news mentions as context
+    squashed: tuple[str, ...]  # the broad terms without spaces: what names an outlet after it
     vocabulary: re.Pattern[str] | None  # the categories' terms and patterns
 
 
@@ -194,6 +195,7 @@ def _matcher(topic: Topic) -> _Matcher:
         trap_screen=screen_pattern(patterns),
         traps=traps,
         context_traps=frozenset(g.name for g in topic.traps if not g.counts_in_sequel_news),
+        squashed=tuple(sorted({_squash(term) for term in topic.broad_terms} - {""})),
         vocabulary=_vocabulary(topic),
     )
 
@@ -247,7 +249,8 @@ class _Tally:
     """What the sentences of one article said, counted."""
 
     title_hit: bool  # the title names the sequel
-    title_anchor: bool  # the title names the franchise (or the sequel)
+    title_anchor: bool  # the title names the franchise (or the sequel), or the outlet does
+    dedicated: bool  # the outlet is named after the film's world
     lead_hit: bool
     body: int  # sentences after the title
     sequel: int  # body sentences that name the sequel
@@ -268,6 +271,7 @@ class _Kinds:
     trap_only: set[int]  # hit a trap and are not about the sequel
     by_trap: dict[str, set[int]]  # trap group -> sentences it counts against
     spoken: set[int]  # speak of the categories' subjects under a title naming the sequel
+    dedicated: bool  # the outlet is named after the film's world
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,15 +363,31 @@ def _trap_hits(matcher: _Matcher, doc: _Document) -> dict[str, set[int]]:
     }
 
 
-def _kinds(matcher: _Matcher, doc: _Document, settings: RelevanceSettings) -> _Kinds:
-    """Classify every sentence: sequel, support, trap or neither."""
+def _names_the_film(matcher: _Matcher, outlet: str | None) -> bool:
+    """Whether an outlet is named after the film's world: one of the topic's broad terms,
+    spaced or not ("r/AlitaBattleAngel", "Iron City Boards")."""
+    if not outlet or not matcher.squashed:
+        return False
+    return any(term in _squash(outlet) for term in matcher.squashed)
+
+
+def _squash(text: str) -> str:
+    """Text folded, with everything but letters and digits left out."""
+    return "".join(ch for ch in normalize(text) if ch.isalnum())
+
+
+def _kinds(
+    matcher: _Matcher, doc: _Document, settings: RelevanceSettings, dedicated: bool = False
+) -> _Kinds:
+    """Classify every sentence: sequel, support, trap or neither. In a `dedicated` outlet's
+    article the film is the subject, as if the title named it."""
     alias = _hits(matcher.aliases, doc)
     franchise = _hits(matcher.franchise, doc)
     words = _hits(matcher.sequel_words, doc)
     by_trap = _trap_hits(matcher, doc)
     lead = set(range(1, settings.lead_sentences + 1))
     named = alias | franchise
-    anchored = bool(named & ({0} | lead))
+    anchored = dedicated or bool(named & ({0} | lead))
     # Sequel news speaks of the films it waits for: those traps are context where the title
     # names the film, or where the lead names the sequel under a title about nothing else.
     title_context = any(0 in by_trap[name] for name in matcher.context_traps if name in by_trap)
@@ -391,7 +411,7 @@ def _kinds(matcher: _Matcher, doc: _Document, settings: RelevanceSettings) -> _K
         # here, though not as evidence of what the article is about.
         spoken = _hits(matcher.vocabulary, doc) - trapped - sequel - support - {0}
     trap_only = trapped - sequel - (franchise & words)
-    return _Kinds(alias, named, sequel, support, trap_only, by_trap, spoken)
+    return _Kinds(alias, named, sequel, support, trap_only, by_trap, spoken, dedicated)
 
 
 def _tally(kinds: _Kinds, doc: _Document, settings: RelevanceSettings) -> _Tally:
@@ -400,13 +420,14 @@ def _tally(kinds: _Kinds, doc: _Document, settings: RelevanceSettings) -> _Tally
     counts = Counter({name: len(hits & kinds.trap_only) for name, hits in kinds.by_trap.items()})
     return _Tally(
         title_hit=0 in kinds.sequel,
-        title_anchor=0 in kinds.named,
+        title_anchor=0 in kinds.named or kinds.dedicated,
         lead_hit=bool(kinds.sequel & lead),
         body=len(doc.sentences) - 1,
         sequel=len(kinds.sequel - {0}),
         support=len(kinds.support) + len(kinds.spoken),
         trap=len(kinds.trap_only - {0}),
         traps=+counts,
+        dedicated=kinds.dedicated,
     )
 
 
@@ -434,9 +455,11 @@ def _views(kinds: _Kinds, doc: _Document) -> tuple[SentenceView, ...]:
     )
 
 
-def sentences(topic: Topic, title: str, text: str, description: str = "") -> list[SentenceView]:
+def sentences(
+    topic: Topic, title: str, text: str, description: str = "", outlet: str | None = None
+) -> list[SentenceView]:
     """Every sentence of an article, title first, as written and as the judge classified it."""
-    return list(judge_sentences(topic, title, text, description)[1])
+    return list(judge_sentences(topic, title, text, description, outlet)[1])
 
 
 def _score(tally: _Tally, settings: RelevanceSettings) -> float:
@@ -474,6 +497,8 @@ def _reason(tally: _Tally, score: float, kept: bool) -> str:
         f"{tally.sequel} of {_plural(tally.body, 'sentence')} about the sequel"
         + (f" and {tally.support} supporting" if tally.support else ""),
     ]
+    if tally.dedicated:
+        parts.insert(2, "outlet is named after the film")
     if tally.traps:
         traps = [f"'{name}' in {_plural(n, 'sentence')}" for name, n in tally.traps.most_common(3)]
         parts.append("trap " + ", ".join(traps))
@@ -481,18 +506,26 @@ def _reason(tally: _Tally, score: float, kept: bool) -> str:
     return "; ".join(parts) + "."
 
 
-def judge(topic: Topic, title: str, text: str, description: str = "") -> Relevance:
-    """Decide whether an article is substantially about the topic's sequel, and say why."""
-    return judge_sentences(topic, title, text, description)[0]
+def judge(
+    topic: Topic, title: str, text: str, description: str = "", outlet: str | None = None
+) -> Relevance:
+    """Decide whether an article is substantially about the topic's sequel, and say why.
+
+    `outlet` is who published it: an outlet named after the film's world ("r/AlitaBattleAngel",
+    "Iron City Boards") writes about the film, so "the sequel" in its posts is this one.
+    """
+    return judge_sentences(topic, title, text, description, outlet)[0]
 
 
 _Judged = tuple[Relevance, tuple[SentenceView, ...]]
 # The last article judged: reading a kept article (`classify`) judges it again right after
 # the crawl judged it, and a second pass over its sentences cost a tenth of reading it.
-_last: tuple[Topic, str, str, str, _Judged] | None = None
+_last: tuple[Topic, str, str, str, str | None, _Judged] | None = None
 
 
-def judge_sentences(topic: Topic, title: str, text: str, description: str = "") -> _Judged:
+def judge_sentences(
+    topic: Topic, title: str, text: str, description: str = "", outlet: str | None = None
+) -> _Judged:
     """Judge an article and return its sentences as the judge classified them, in one pass."""
     global _last
     last = _last
@@ -502,18 +535,22 @@ def judge_sentences(topic: Topic, title: str, text: str, description: str = "") 
         and last[1] == title
         and last[2] == text
         and last[3] == description
+        and last[4] == outlet
     ):
-        return last[4]
-    judged = _judge_sentences(topic, title, text, description)
-    _last = (topic, title, text, description, judged)
+        return last[5]
+    judged = _judge_sentences(topic, title, text, description, outlet)
+    _last = (topic, title, text, description, outlet, judged)
     return judged
 
 
-def _judge_sentences(topic: Topic, title: str, text: str, description: str) -> _Judged:
+def _judge_sentences(
+    topic: Topic, title: str, text: str, description: str, outlet: str | None
+) -> _Judged:
     """`judge_sentences`, done."""
     settings = topic.relevance
     doc = _document(title, text, description)
-    kinds = _kinds(_matcher(topic), doc, settings)
+    matcher = _matcher(topic)
+    kinds = _kinds(matcher, doc, settings, _names_the_film(matcher, outlet))
     tally = _tally(kinds, doc, settings)
     score = _score(tally, settings)
     named = tally.title_hit + tally.sequel + tally.support

@@ -43,7 +43,13 @@ def reprocess(
         with store.transaction():
             for row in rows:
                 report.articles += 1
-                relevance = judge(topic, row["title"], row["text"] or "", row["description"] or "")
+                relevance = judge(
+                    topic,
+                    row["title"],
+                    row["text"] or "",
+                    row["description"] or "",
+                    row["outlet"],
+                )
                 store.set_relevance(row["id"], relevance)
                 report.kept += relevance.kept
         after = rows[-1]["id"]

@@ -138,7 +138,9 @@ class Reading:
 
 def read(topic: Topic, subject: Subject) -> Reading:
     """Read an article's labels, facts, evidence and MinHash (no store needed)."""
-    analysis = analyse(topic, subject.title, subject.text, subject.description, subject.published)
+    analysis = analyse(
+        topic, subject.title, subject.text, subject.description, subject.published, subject.outlet
+    )
     keys = evidence_keys(topic, subject.title, subject.text, analysis, subject.description)
     return Reading(analysis, keys, signature(subject.text))
 

@@ -192,6 +192,28 @@ def test_a_short_post_under_a_sequel_title_speaks_of_it(topic: Topic) -> None:
     assert not judge(topic, "Our weekly movie thread", body).kept
 
 
+FAN_POST = (
+    "WE ARE SO BACK",
+    "The trade report just confirmed it: 20th Century officially greenlit the sequel.\n\n"
+    "RR directing, Cameron producing. Nine years, guys.\n\n"
+    "Edit: capture starts early next year in Austin apparently.",
+)
+
+
+def test_an_outlet_named_after_the_film_writes_about_it(topic: Topic) -> None:
+    kept = judge(topic, *FAN_POST, outlet="Reddit r/AlitaBattleAngel")
+    assert kept.kept, kept.reason
+    assert "outlet is named after the film" in kept.reason
+    # the same post in a general film forum could be about any sequel
+    assert not judge(topic, *FAN_POST, outlet="Reddit r/movies").kept
+    assert not judge(topic, *FAN_POST).kept
+    # spaced or not, and by the film's world as well as its name
+    assert judge(topic, *FAN_POST, outlet="Iron City Boards").kept
+    # a fan outlet's post about the manga is still no sequel news
+    _, manga = article("drop-manga-edition")
+    assert not judge(topic, "New this week", manga, outlet="Alita Battle Angel Fans").kept
+
+
 def _naive_terms(terms: list[str]) -> re.Pattern[str]:
     """The plain alternation terms_pattern replaced: each term alone, longest first."""
     sources = []

@@ -222,3 +222,17 @@ def test_a_title_case_headline_names_people_not_their_verbs(topic: Topic) -> Non
     # the headline's name is the one the text gives; "Returns" and "Reps Say" are no names
     assert "h:tom holkenborg" in keys
     assert not any("returns" in key or "reps" in key for key in keys if key[:2] in {"h:", "p:"})
+
+
+def test_a_crawled_fan_outlet_post_is_kept_and_read(store: Store, topic: Topic) -> None:
+    from tests.pipeline.test_relevance import FAN_POST
+
+    ingest = Ingestor(store, topic, StorySettings()).ingest
+    title, body = FAN_POST
+    fan = ingest(page("https://r.example/1", title, body, "r/AlitaBattleAngel", DAY))
+    general = ingest(page("https://r.example/2", title, body, "r/movies", DAY))
+    assert fan.kept and not general.kept
+    labels = store.conn.execute(
+        "SELECT category FROM article_labels WHERE article_id = ?", (fan.article_id,)
+    ).fetchall()
+    assert ("production",) in [tuple(row) for row in labels]
