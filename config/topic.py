@@ -250,6 +250,9 @@ class FactVocabulary(BaseModel):
     negations: tuple[Pattern, ...] = ()
     denials: tuple[Pattern, ...] = ()  # a denial in the sentence cancels negatable statuses
     other_films: tuple[Pattern, ...] = ()  # a date beside these is another film's
+    # a date after these in its clause is when the film is made ("the shoot slipped into
+    # 2030"), not when it comes out
+    making: tuple[Pattern, ...] = ()
     earliest_year: int | None = None  # release years before this are the earlier film's
 
 

@@ -86,6 +86,7 @@ class _Vocabulary:
     production: tuple[tuple[StatusRule, re.Pattern[str]], ...]
     negation: re.Pattern[str] | None
     denial: re.Pattern[str] | None
+    making: re.Pattern[str] | None
     other_films: re.Pattern[str] | None
     earlier_film: re.Pattern[str] | None
     role: re.Pattern[str] | None
@@ -126,6 +127,7 @@ def _vocabulary(topic: Topic) -> _Vocabulary:
         production=_rules(facts.production),
         negation=_any(facts.negations),
         denial=_any(facts.denials),
+        making=_any(facts.making),
         other_films=_any(facts.other_films),
         earlier_film=_any(topic.classify.earlier_film),
         role=_role_pattern(topic),
@@ -165,6 +167,14 @@ def _negated(vocabulary: _Vocabulary, text: str, position: int) -> bool:
     start, _ = _clause(text, position)
     before = " ".join(text[start:position].split()[-_NEGATION_WORDS:])
     return bool(vocabulary.negation.search(before))
+
+
+def _of_making(vocabulary: _Vocabulary, text: str, position: int) -> bool:
+    """True when the clause before a date speaks of making the film, not releasing it."""
+    if vocabulary.making is None:
+        return False
+    start, _ = _clause(text, position)
+    return bool(vocabulary.making.search(text[start:position]))
 
 
 def _confidence(item: Evidence) -> float:
@@ -252,7 +262,7 @@ def _dates(ctx: _Context, item: Evidence, taken: list[tuple[int, int]]) -> Itera
             continue
         if int(value[:4]) < ctx.earliest_year or not _about_sequel(ctx, text, start):
             continue
-        if _negated(ctx.vocabulary, text, start):
+        if _negated(ctx.vocabulary, text, start) or _of_making(ctx.vocabulary, text, start):
             continue
         taken.append((start, end))
         yield _fact("release", "release", value, _phrase(item.sentence, match), item, weight)

@@ -55,6 +55,18 @@ def test_months_and_relative_years_are_resolved(topic: Topic) -> None:
     assert set(undated) == {("release", "2027-06")}  # "next year" needs a date to resolve
 
 
+def test_when_the_film_is_shot_is_not_when_it_comes_out(topic: Topic) -> None:
+    result = analyse(
+        topic,
+        "Alita: Battle Angel 2 delayed to 2031",
+        "Alita: Battle Angel 2 has been pushed to 2031. The sequel will not open in December"
+        " 2030 as planned, after the shoot slipped into 2030. Principal photography is now"
+        " expected to begin in early 2029.",
+        published=PUBLISHED,
+    )
+    assert {value for _, value in facts(result, "release")} == {"2031"}
+
+
 def test_cast_statuses_and_roles(topic: Topic) -> None:
     cast = facts(analysed(topic, "cast"), "cast")
     assert cast["Rosa Salazar", "returning"].detail == "Alita"
