@@ -372,6 +372,7 @@ def matching_stories(
     rarity: Counter[str] = Counter() if counts is None else counts
     sizes: Counter[int] = Counter()  # each story's articles in the window
     sharing = []  # the articles with some evidence in common: only they score above 0
+    dates = _release_dates(keys)
     for story_id, _, member, seen in members:
         if counts is None:
             rarity.update(member)
@@ -396,9 +397,15 @@ def matching_stories(
     }
     if not likely:
         return []
+    # an article whose headline gives another release date reports another development
+    # (checked only here: it can only lower a score)
     scored = [
-        (item, shared) for item, shared in zip(sharing, common, strict=True) if item[0] in likely
+        (item, shared)
+        for item, shared in zip(sharing, common, strict=True)
+        if item[0] in likely and not _other_date(dates, item[1])
     ]
+    if not scored:
+        return []
     weight = _weights(set().union(*(item[1] for item, _ in scored)), rarity, waiting, total)
     scores: dict[int, list[float]] = {}
     for (story_id, member, seen), shared in scored:
@@ -412,6 +419,33 @@ def matching_stories(
         if max(each) >= threshold
     ]
     return sorted(found, key=lambda match: (-match.best, match.story))
+
+
+_RELEASE_HEAD = "f:release:release:"
+
+
+@functools.lru_cache(maxsize=65_536)
+def _release_dates(keys: frozenset[str]) -> frozenset[str]:
+    """The release years (or windows) an article's headline or lead gives, "2031" for
+    "2031-07" and for "no earlier than 2031" (cached: a window's articles come back for
+    every article placed)."""
+    found = set()
+    for key in keys:
+        if key.startswith(_RELEASE_HEAD):
+            value = key[len(_RELEASE_HEAD) :]
+            year = _YEAR.search(value)
+            found.add(year.group() if year and "avatar" not in value else value)
+    return frozenset(found)
+
+
+def _other_date(dates: frozenset[str], member: frozenset[str]) -> bool:
+    """Whether two articles' headlines give different release dates: a new date is a new
+    development, not a rewrite of the one before ("delayed to 2031" after "not before
+    2030"), however much else they share."""
+    if not dates:
+        return False
+    theirs = _release_dates(member)
+    return bool(theirs) and dates.isdisjoint(theirs)
 
 
 def _hours(when: datetime, seen: datetime) -> float:

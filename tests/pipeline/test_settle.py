@@ -165,6 +165,7 @@ def _every_article_scored(keys, when, members, threshold, window_hours, backgrou
     """The stories an article matches, by weighing every article in the window: what
     `matching_stories` must find while weighing only the stories that can match."""
     import math
+    import re
     from collections import Counter
 
     from pipeline.stories import _weights, closeness
@@ -176,9 +177,21 @@ def _every_article_scored(keys, when, members, threshold, window_hours, backgrou
     every = set(keys).union(*(member for _, _, member, _ in members))
     weight = _weights(every, rarity, waiting, total)
     mine = math.fsum(weight[k] for k in keys)
+    def dates(article: frozenset[str]) -> set[str]:
+        found = set()
+        for key in article:
+            if key.startswith("f:release:release:"):
+                value = key.removeprefix("f:release:release:")
+                year = re.search(r"20\d\d", value)
+                found.add(year.group() if year and "avatar" not in value else value)
+        return found
+
     scores: dict[int, list[float]] = {}
     for story, _, member, seen in members:
         common = math.fsum(weight[k] for k in keys & member)
+        # two headlines that give different release dates report different developments
+        if dates(keys) and dates(member) and not dates(keys) & dates(member):
+            continue
         if common:
             union = mine + math.fsum(weight[k] for k in member) - common
             hours = abs((when - seen).total_seconds()) / 3600
@@ -197,7 +210,10 @@ def test_matching_finds_what_weighing_every_article_finds() -> None:
     from pipeline.stories import Background, matching_stories
 
     chance = random.Random(20261205)
-    vocabulary = [f"{kind}:{n}" for kind in "hgcsfqntpl" for n in range(12)]
+    vocabulary = [f"{kind}:{n}" for kind in "hgcsfqntpl" for n in range(12)] + [
+        f"f:release:release:{value}"
+        for value in ("2030", "2031", "2031-07", "no earlier than 2031", "after avatar 5")
+    ]
     start = datetime(2026, 11, 1, tzinfo=UTC)
     matched = 0
     for _ in range(300):

@@ -152,6 +152,43 @@ def test_a_changed_fact_is_a_new_development_with_what_it_replaced(
     assert story["last_development"] is not None
 
 
+def test_a_new_date_the_next_day_is_a_new_story_and_a_rewrite_is_not(
+    store: Store, topic: Topic
+) -> None:
+    ingest = Ingestor(store, topic, StorySettings()).ingest
+    window = ingest(
+        page(
+            "https://d.example/window",
+            "Alita: Battle Angel 2 won't arrive before 2030",
+            RELEASE,
+            "Reel Dispatch",
+            DAY,
+        )
+    )
+    rewrite = ingest(
+        page(
+            "https://f.example/window",
+            "No Alita 2 before 2030, Lightstorm tells exhibitors",
+            "Alita: Battle Angel 2 will not reach theaters before 2030, a Lightstorm"
+            " executive told exhibitors. Robert Rodriguez is still attached to direct and"
+            " James Cameron's team must finish Avatar 5 first.",
+            "Cinema Wire",
+            DAY + timedelta(hours=5),
+        )
+    )
+    delay = ingest(
+        page(
+            "https://e.example/delay",
+            "Alita: Battle Angel 2 delayed to 2031",
+            DELAY,
+            "Studio Desk",
+            DAY + timedelta(days=1),
+        )
+    )
+    assert rewrite.story_id == window.story_id
+    assert delay.story_id not in {None, window.story_id}
+
+
 def test_a_stale_repost_does_not_make_an_old_story_new(store: Store, topic: Topic) -> None:
     ingest = Ingestor(store, topic, StorySettings()).ingest
     old = ingest(
