@@ -177,6 +177,7 @@ def _every_article_scored(keys, when, members, threshold, window_hours, backgrou
     every = set(keys).union(*(member for _, _, member, _ in members))
     weight = _weights(every, rarity, waiting, total)
     mine = math.fsum(weight[k] for k in keys)
+
     def dates(article: frozenset[str]) -> set[str]:
         found = set()
         for key in article:
