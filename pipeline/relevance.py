@@ -363,6 +363,9 @@ def _trap_hits(matcher: _Matcher, doc: _Document) -> dict[str, set[int]]:
     }
 
 
+_COMMUNITY_WORDS = 6  # a lead this short naming the film is where it was posted
+
+
 def _names_the_film(matcher: _Matcher, outlet: str | None) -> bool:
     """Whether an outlet is named after the film's world: one of the topic's broad terms,
     spaced or not ("r/AlitaBattleAngel", "Iron City Boards")."""
@@ -405,11 +408,15 @@ def _kinds(
         sequel |= words - trapped - {0}
         support = _hits(matcher.support, doc) - trapped - sequel - {0}
     spoken: set[int] = set()
-    if 0 in sequel:
-        # Under a title that names the sequel, a sentence of its casting, dates or scripts
-        # speaks of it ("don't expect it in theaters before 2031"): it counts as support
-        # here, though not as evidence of what the article is about.
-        spoken = _hits(matcher.vocabulary, doc) - trapped - sequel - support - {0}
+    if 0 in sequel or dedicated:
+        # Under a title that names the sequel, or in an outlet about the film, a sentence
+        # of its casting, dates or scripts speaks of it ("don't expect it in theaters
+        # before 2031"): it counts as support here, though not as evidence of what the
+        # article is about. There a headline of them names it ("pushed to 2032 fml").
+        spoken = _hits(matcher.vocabulary, doc) - trapped - sequel - support
+        if dedicated and 0 in spoken:
+            sequel.add(0)
+        spoken.discard(0)
     trap_only = trapped - sequel - (franchise & words)
     return _Kinds(alias, named, sequel, support, trap_only, by_trap, spoken, dedicated)
 
@@ -550,7 +557,12 @@ def _judge_sentences(
     settings = topic.relevance
     doc = _document(title, text, description)
     matcher = _matcher(topic)
-    kinds = _kinds(matcher, doc, settings, _names_the_film(matcher, outlet))
+    # an outlet named after the film, or a lead that is only a community's name
+    # ("r/AlitaBattleAngel", "Motorball Forums > Film & Adaptations")
+    dedicated = _names_the_film(matcher, outlet) or (
+        len(description.split()) <= _COMMUNITY_WORDS and _names_the_film(matcher, description)
+    )
+    kinds = _kinds(matcher, doc, settings, dedicated)
     tally = _tally(kinds, doc, settings)
     score = _score(tally, settings)
     named = tally.title_hit + tally.sequel + tally.support

@@ -209,9 +209,22 @@ def test_an_outlet_named_after_the_film_writes_about_it(topic: Topic) -> None:
     assert not judge(topic, *FAN_POST).kept
     # spaced or not, and by the film's world as well as its name
     assert judge(topic, *FAN_POST, outlet="Iron City Boards").kept
+    # a lead that is only the community's name says where it was posted
+    assert judge(topic, *FAN_POST, "r/AlitaBattleAngel", outlet="Reddit").kept
     # a fan outlet's post about the manga is still no sequel news
     _, manga = article("drop-manga-edition")
     assert not judge(topic, "New this week", manga, outlet="Alita Battle Angel Fans").kept
+
+
+def test_in_a_fan_outlet_a_headline_of_dates_or_casting_names_the_film(topic: Topic) -> None:
+    post = (
+        "pushed to 2032 fml",
+        "cant even be mad, its the VFX and not some studio drama. 2032 though.\n\n"
+        "(reply) at least its a date and not another indefinitely on hold situation. the"
+        " release date is the release date.",
+    )
+    assert judge(topic, *post, outlet="Motorball Forums").kept
+    assert not judge(topic, *post, outlet="Movie Forums").kept
 
 
 def _naive_terms(terms: list[str]) -> re.Pattern[str]:
