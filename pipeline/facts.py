@@ -160,12 +160,17 @@ def _clause(text: str, position: int) -> tuple[int, int]:
     return start, end
 
 
+def _clause_before(text: str, position: int) -> str:
+    """The part of the clause around a position that comes before it."""
+    start, _ = _clause(text, position)
+    return text[start:position]
+
+
 def _negated(vocabulary: _Vocabulary, text: str, position: int) -> bool:
     """True when a negation or hedge stands within a few words before a position."""
     if vocabulary.negation is None:
         return False
-    start, _ = _clause(text, position)
-    before = " ".join(text[start:position].split()[-_NEGATION_WORDS:])
+    before = " ".join(_clause_before(text, position).split()[-_NEGATION_WORDS:])
     return bool(vocabulary.negation.search(before))
 
 
@@ -173,8 +178,7 @@ def _of_making(vocabulary: _Vocabulary, text: str, position: int) -> bool:
     """True when the clause before a date speaks of making the film, not releasing it."""
     if vocabulary.making is None:
         return False
-    start, _ = _clause(text, position)
-    return bool(vocabulary.making.search(text[start:position]))
+    return bool(vocabulary.making.search(_clause_before(text, position)))
 
 
 def _confidence(item: Evidence) -> float:

@@ -371,7 +371,8 @@ def _names_the_film(matcher: _Matcher, outlet: str | None) -> bool:
     spaced or not ("r/AlitaBattleAngel", "Iron City Boards")."""
     if not outlet or not matcher.squashed:
         return False
-    return any(term in _squash(outlet) for term in matcher.squashed)
+    squashed = _squash(outlet)
+    return any(term in squashed for term in matcher.squashed)
 
 
 def _squash(text: str) -> str:

@@ -197,7 +197,8 @@ def evidence_keys(
     topic: Topic, title: str, text: str, analysis: Analysis, lead: str = ""
 ) -> frozenset[str]:
     """The evidence an article offers for telling which news it reports."""
-    head_text = f"{title}\n{lead or _first_sentences(text)}"
+    opening = lead or _first_sentences(text)  # the standfirst, or the first sentences
+    head_text = f"{title}\n{opening}"
     # a fact the headline or lead states is the news; one further down is mostly background
     # ("Salazar, who has said she will return, ...") that other news repeats
     keys = {
@@ -210,7 +211,7 @@ def evidence_keys(
         main = max(analysis.labels, key=lambda label: label.confidence)
         keys.add(f"c:{main.category}")
     body = f"{title}\n{text}"
-    head = head_names = _named(topic, tokens(f"{title}\n{lead or _first_sentences(text)}"))
+    head = head_names = _named(topic, tokens(head_text))
     body_names = _named(topic, tokens(body))
     for prefix, name in body_names:
         keys.add(f"{prefix}:{name}")
@@ -225,9 +226,7 @@ def evidence_keys(
             keys.add(f"q:{digest}")
     common = _common_words(topic)
     listed = {name for _, name in head_names | body_names}
-    head_proper = _proper_names(_lead_or_first(text, lead), common) | _title_names(
-        title, text, common
-    )
+    head_proper = _proper_names(opening, common) | _title_names(title, text, common)
     for name in _proper_names(text, common) | head_proper:
         if not any(known in name for known in listed):  # "Director Robert Rodriguez"
             keys.add(f"p:{name}")
@@ -254,11 +253,6 @@ def _proper_names(text: str, common: frozenset[str]) -> set[str]:
     return found
 
 
-def _lead_or_first(text: str, lead: str) -> str:
-    """The article's standfirst, or its first sentences when it has none."""
-    return lead or _first_sentences(text)
-
-
 def _title_names(title: str, text: str, common: frozenset[str]) -> set[str]:
     """The names in a headline. A headline in title case capitalises every word, so a name
     found there ("Tom Holkenborg Returns") is cut to the longest part of it that the text
@@ -272,10 +266,9 @@ def _title_names(title: str, text: str, common: frozenset[str]) -> set[str]:
     for name in found:
         parts = name.split()
         runs = (
-            " ".join(parts[i:j])
+            " ".join(parts[i : i + size])
             for size in range(len(parts), 1, -1)
             for i in range(len(parts) - size + 1)
-            for j in [i + size]
         )
         name = next((run for run in runs if f" {run} " in folded), "")
         if name:

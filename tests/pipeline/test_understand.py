@@ -10,10 +10,23 @@ import pytest
 from config import StorySettings, Topic
 from pipeline.dedupe import signature
 from pipeline.ingest import Ingestor, IngestResult
+from pipeline.records import Page
 from pipeline.reprocess import reprocess
 from pipeline.store import Store
 from tests.pipeline.test_dedupe import spin
 from tests.stories import CAST_A, CAST_B, DAY, DELAY, RELEASE, page
+
+
+def window_page(published: datetime) -> Page:
+    """A trade report: the sequel not in theaters before 2030, after Avatar 5."""
+    title = "Alita: Battle Angel 2 won't arrive before 2030"
+    return page("https://d.example/window", title, RELEASE, "Reel Dispatch", published)
+
+
+def delay_page(published: datetime) -> Page:
+    """A later report: the sequel delayed to 2031."""
+    title = "Alita: Battle Angel 2 delayed to 2031"
+    return page("https://e.example/delay", title, DELAY, "Studio Desk", published)
 
 
 @pytest.fixture
@@ -52,15 +65,7 @@ def test_rewrites_join_one_story_and_a_copy_points_to_its_original(
             DAY + timedelta(hours=8),
         )
     )
-    other = ingest(
-        page(
-            "https://d.example/window",
-            "Alita: Battle Angel 2 won't arrive before 2030",
-            RELEASE,
-            "Reel Dispatch",
-            DAY + timedelta(hours=10),
-        )
-    )
+    other = ingest(window_page(DAY + timedelta(hours=10)))
     assert first.kept and rewrite.kept and copy.kept and other.kept
     assert first.story_id == rewrite.story_id == copy.story_id
     assert other.story_id != first.story_id
@@ -123,24 +128,8 @@ def test_a_changed_fact_is_a_new_development_with_what_it_replaced(
     store: Store, topic: Topic
 ) -> None:
     ingest = Ingestor(store, topic, StorySettings()).ingest
-    window = ingest(
-        page(
-            "https://d.example/window",
-            "Alita: Battle Angel 2 won't arrive before 2030",
-            RELEASE,
-            "Reel Dispatch",
-            DAY,
-        )
-    )
-    delay = ingest(
-        page(
-            "https://e.example/delay",
-            "Alita: Battle Angel 2 delayed to 2031",
-            DELAY,
-            "Studio Desk",
-            DAY + timedelta(days=20),
-        )
-    )
+    window = ingest(window_page(DAY))
+    delay = ingest(delay_page(DAY + timedelta(days=20)))
     assert delay.story_id != window.story_id
     changes = [r for r in store.timeline() if r["category"] == "release"]
     assert changes[0]["value"] == "no earlier than 2030" and changes[0]["replaced"] is None
@@ -156,15 +145,7 @@ def test_a_new_date_the_next_day_is_a_new_story_and_a_rewrite_is_not(
     store: Store, topic: Topic
 ) -> None:
     ingest = Ingestor(store, topic, StorySettings()).ingest
-    window = ingest(
-        page(
-            "https://d.example/window",
-            "Alita: Battle Angel 2 won't arrive before 2030",
-            RELEASE,
-            "Reel Dispatch",
-            DAY,
-        )
-    )
+    window = ingest(window_page(DAY))
     rewrite = ingest(
         page(
             "https://f.example/window",
@@ -176,15 +157,7 @@ def test_a_new_date_the_next_day_is_a_new_story_and_a_rewrite_is_not(
             DAY + timedelta(hours=5),
         )
     )
-    delay = ingest(
-        page(
-            "https://e.example/delay",
-            "Alita: Battle Angel 2 delayed to 2031",
-            DELAY,
-            "Studio Desk",
-            DAY + timedelta(days=1),
-        )
-    )
+    delay = ingest(delay_page(DAY + timedelta(days=1)))
     assert rewrite.story_id == window.story_id
     assert delay.story_id not in {None, window.story_id}
 
@@ -229,15 +202,7 @@ def test_reprocess_rebuilds_the_same_understanding(store: Store, topic: Topic) -
             DAY + timedelta(hours=5),
         )
     )
-    ingest(
-        page(
-            "https://d.example/window",
-            "Alita: Battle Angel 2 won't arrive before 2030",
-            RELEASE,
-            "Reel Dispatch",
-            DAY + timedelta(hours=10),
-        )
-    )
+    ingest(window_page(DAY + timedelta(hours=10)))
     before = [(s["title"], s["articles"], s["categories"]) for s in store.stories()]
     facts = store.conn.execute("SELECT count(*) FROM facts").fetchone()
     report = reprocess(store, topic, StorySettings(), batch=2)
