@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -278,6 +279,33 @@ class Topic(BaseModel):
     )
     classify: ClassifySettings = ClassifySettings()
     facts: FactVocabulary = FactVocabulary()
+    # the hash, with the identities of the values it was worked out from
+    _hash: tuple[tuple[int, ...], int] | None = PrivateAttr(default=None)
+
+    def __hash__(self) -> int:
+        """The topic's hash, worked out once: the topic keys every cache of compiled patterns
+        and of readings, and hashing all its words took 5 % of reading a page. A copy with
+        other values (model_copy) hashes them anew."""
+        values = tuple(self.__dict__.values())
+        identities = tuple(map(id, values))
+        if self._hash is None or self._hash[0] != identities:
+            self._hash = (identities, hash(values))
+        return self._hash[1]
+
+    def __eq__(self, other: object) -> bool:
+        """Topics with equal values are equal, whether or not either was hashed yet."""
+        if not isinstance(other, Topic):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickled without its hash (a reader process gets the topic pickled): another
+        process hashes strings differently."""
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_hash": None}
+        return state
 
     @field_validator("traps")
     @classmethod

@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 
 MAX_HTML_CHARS = 5_000_000  # larger "pages" are not articles; parse only their start
 MIN_ARTICLE_BODY = 300  # a JSON-LD articleBody shorter than this is a teaser
+# trafilatura's main extractor alone (fast mode) is kept when it finds this much text; a
+# page where it finds less is extracted again with its fallbacks (readability, jusText),
+# which cost as much again and, on pages the main extractor reads, change nothing.
+MIN_FAST_TEXT = 500
 MIN_LANGID_TEXT = 200  # below this, guessing the language from text is unreliable
 ARTICLE_TYPES = frozenset(
     {
@@ -405,13 +409,23 @@ def _text(tree: lxml.html.HtmlElement, article: JsonObject, url: str | None) -> 
         paragraphs = _paragraphs(_strip_tags(body))
         if len(paragraphs) >= MIN_ARTICLE_BODY:
             return paragraphs
+    text = _trafilatura(tree, url, fast=True)
+    if len(text) < MIN_FAST_TEXT:
+        text = _trafilatura(tree, url, fast=False) or text
+    return _paragraphs(text)
+
+
+def _trafilatura(tree: lxml.html.HtmlElement, url: str | None, *, fast: bool) -> str:
+    """trafilatura's main text of a page, with or without its fallback extractors."""
     try:
-        text = trafilatura.extract(tree, url=url, include_comments=False, favor_precision=True)
+        text = trafilatura.extract(
+            tree, url=url, include_comments=False, favor_precision=True, fast=fast
+        )
     # trafilatura is a heuristic over arbitrary markup; a failure there only means "no text".
     except Exception:
         logger.debug("trafilatura failed on %s", url, exc_info=True)
         return ""
-    return _paragraphs(text or "")
+    return text or ""
 
 
 def _strip_tags(body: str) -> str:

@@ -220,10 +220,8 @@ def _vocabulary(topic: Topic) -> re.Pattern[str] | None:
         for term in group
     )
     branches = [terms.pattern] if terms else []
-    branches += [
-        f"(?:{normalize(p)})" for category in topic.categories.values() for p in category.patterns
-    ]
-    return re.compile("|".join(branches)) if branches else None
+    branches += [normalize(p) for category in topic.categories.values() for p in category.patterns]
+    return screen_pattern(branches)
 
 
 def prefilter(topic: Topic, *texts: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,20 @@ def test_a_topic_is_frozen_and_hashable() -> None:
         topic.sequel_words["en"] = ("follow-up",)
     with pytest.raises(ValueError):
         topic.name = "Another film"  # type: ignore[misc]
+
+
+def test_a_topic_hashed_once_stays_equal_to_its_copies_and_other_loads() -> None:
+    # the hash is worked out once and kept on the topic; it must not make a hashed topic
+    # differ from an unhashed one, outlive a change (model_copy) or travel to another
+    # process (a reader process gets the topic pickled)
+    topic = load_topic(SHIPPED)
+    hashed = hash(topic)
+    fresh = load_topic(SHIPPED)
+    assert fresh == topic and {topic: "cached"}[fresh] == "cached"
+    travelled = pickle.loads(pickle.dumps(topic))
+    assert travelled == topic and hash(travelled) == hashed
+    renamed = topic.model_copy(update={"name": "Another film"})
+    assert renamed != topic and hash(renamed) != hashed
 
 
 def test_a_minimal_topic_takes_defaults(tmp_path: Path) -> None:
