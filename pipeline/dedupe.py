@@ -28,6 +28,11 @@ _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED)
 _PERMUTATIONS, _SCHEME = _TEMPLATE.permutations, _TEMPLATE.scheme
 
 
+def _digest(chunk: bytes) -> bytes:
+    """A band's 8-byte hash."""
+    return hashlib.blake2b(chunk, digest_size=8).digest()
+
+
 @dataclass(frozen=True, slots=True)
 class Signature:
     """An article's MinHash signature and its LSH band buckets."""
@@ -45,12 +50,16 @@ class Signature:
 
     def buckets(self) -> list[tuple[int, int]]:
         """(band, bucket) pairs: a band's values hashed into one signed 64-bit integer."""
-        out = []
-        for band in range(BANDS):
-            chunk = self.values[band * ROWS : (band + 1) * ROWS].astype("<u4").tobytes()
-            digest = hashlib.blake2b(chunk, digest_size=8).digest()
-            out.append((band, int.from_bytes(digest, "little", signed=True)))
-        return out
+        raw, size = self.to_bytes(), ROWS * 4  # a band's values, as bytes
+        return [
+            (
+                band,
+                int.from_bytes(
+                    _digest(raw[band * size : (band + 1) * size]), "little", signed=True
+                ),
+            )
+            for band in range(BANDS)
+        ]
 
     def jaccard(self, other: Signature) -> float:
         """The estimated Jaccard similarity of the two texts' word pairs."""
