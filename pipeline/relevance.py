@@ -564,7 +564,8 @@ def _judge_sentences(
     kinds = _kinds(matcher, doc, settings, dedicated)
     tally = _tally(kinds, doc, settings)
     score = _score(tally, settings)
-    named = tally.title_hit + tally.sequel + tally.support
+    # an outlet about the film names it once for every post, as a headline would
+    named = tally.title_hit + tally.sequel + tally.support + tally.dedicated
     required = min(settings.min_sequel_sentences, tally.body + 1)
     # A title that names only the franchise needs the body to speak of the sequel more than once.
     anchored = (
