@@ -225,6 +225,10 @@ def sentence_evidence(
             continue  # "Rosa Salazar played Alita in 2019": the earlier film's news
         factor = _factor(view, earlier, settings, topic.relevance.lead_sentences, near)
         raw = {m.name: _raw_score(m, view.normalized, settings) for m in categories}
+        # hints ("the studio confirmed") beside what a sentence says outright of another
+        # category are its attribution, not a second subject
+        if any(outright for _, outright, _ in raw.values()):
+            raw = {name: found for name, found in raw.items() if found[1]}
         total = sum(score for score, _, _ in raw.values())
         for name, (score, outright, stated) in raw.items():
             if score >= settings.min_sentence_score:

@@ -42,7 +42,19 @@ _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u
 # A sentence ends at . ! ? (with any closing quotes) followed by space, or at a line break.
 # after . ! ? and an ellipsis comes a space; after the ideographic full stop (Japanese,
 # Chinese) none does, and its closing brackets belong to the sentence before
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?\u2026])[\"')\]]*\s+|(?<=\u3002)[\u300d\u300f]*\s*|\s*\n\s*")
+# A title ("Dr. Ido") never ends one, nor an abbreviation before a number ("Dec. 19", "No. 4").
+_TITLES = "".join(rf"(?<!\b{word}\.)" for word in ("mr", "mrs", "ms", "dr", "vs"))
+_BEFORE_NUMBER = "".join(
+    rf"(?<!\b{word}\.)"
+    for word in (
+        *("jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"),
+        *("no", "nos", "vol", "ep", "pt", "ch", "art"),
+    )
+)
+_SENTENCE_BREAK = re.compile(
+    rf"(?<=[.!?\u2026]){_TITLES}(?:{_BEFORE_NUMBER}|(?=[\"')\]]*\s+[^\s\d]))[\"')\]]*\s+"
+    r"|(?<=\u3002)[\u300d\u300f]*\s*|\s*\n\s*"
+)
 # Scripts written without spaces between words (Japanese, Chinese), and Korean, whose
 # particles are written onto the word before them ("알리타를"): a term in them has no word
 # boundary
@@ -427,7 +439,9 @@ def _tally(kinds: _Kinds, doc: _Document, settings: RelevanceSettings) -> _Tally
     return _Tally(
         title_hit=0 in kinds.sequel,
         title_anchor=0 in kinds.named or kinds.dedicated,
-        lead_hit=bool(kinds.sequel & lead),
+        # an outlet about the film whose post opens on its casting, dates or scripts
+        lead_hit=bool(kinds.sequel & lead)
+        or (kinds.dedicated and bool(kinds.spoken & lead - kinds.trap_only)),
         body=len(doc.sentences) - 1,
         sequel=len(kinds.sequel - {0}),
         support=len(kinds.support) + len(kinds.spoken),

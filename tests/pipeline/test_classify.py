@@ -233,3 +233,26 @@ def test_the_long_delayed_sequel_is_no_production_news(topic: Topic) -> None:
         " speculation about whether the long-delayed sequel would recast its lead."
     )
     assert {label.category for label in classify(topic, title, text)} == {"cast"}
+
+
+def test_the_studio_confirming_a_casting_is_no_production_news(topic: Topic) -> None:
+    title = "Ed Skrein is back for Alita: Battle Angel 2"
+    text = (
+        "Ed Skrein has closed a deal to reprise his role as Zapan in Alita: Battle Angel 2,"
+        " 20th Century Studios confirmed on Tuesday. The studio would not comment on the rest"
+        " of the cast."
+    )
+    assert {label.category for label in classify(topic, title, text)} == {"cast"}
+
+
+def test_no_date_yet_is_news_of_its_release(topic: Topic) -> None:
+    title = "Alita: Battle Angel 2 starts performance capture in Austin"
+    text = (
+        "Production is under way on Alita: Battle Angel 2. Robert Rodriguez began"
+        " performance capture on Monday at Troublemaker Studios. The shoot runs five"
+        " months. Disney has not announced a release date."
+    )
+    labels = {label.category: label.sentence for label in classify(topic, title, text)}
+    assert labels["release"] == "Disney has not announced a release date."
+    undated = text.replace("has not announced a release date", "has not said a word")
+    assert "release" not in {label.category for label in classify(topic, title, undated)}

@@ -276,3 +276,60 @@ def test_terms_pattern_finds_what_each_term_alone_would() -> None:
 def test_terms_pattern_is_none_without_terms() -> None:
     assert terms_pattern([]) is None
     assert terms_pattern(["  ", ":-"]) is None
+
+
+def test_in_a_fan_outlet_a_post_opening_on_its_news_is_about_the_film(topic: Topic) -> None:
+    post = (
+        "SEVEN MORE MONTHS??",
+        "they moved the release date off christmas to july 23 2032. apparently weta needs"
+        " more time on the vfx.\n\nhonestly tho i'd rather it look good than be rushed.\n\n"
+        "anyone know what the dec IMAX screens get now",
+    )
+    kept = judge(topic, *post, outlet="r/alitabattleangel")
+    assert kept.kept, kept.reason
+    # the same words on a general film forum could be any film's delay
+    assert not judge(topic, *post, outlet="r/movies").kept
+    # a fan outlet's rewatch post names the film's people, not its news
+    rewatch = (
+        "Showed my kid the movie for the first time",
+        "She screamed at the Motorball tryout and cried when Hugo fell.\n\nShe now calls"
+        " the dog Zapan. Any recs for what to show her next?",
+    )
+    assert not judge(topic, *rewatch, outlet="r/alitabattleangel").kept
+
+
+def test_a_fans_abbreviation_names_the_sequel(topic: Topic) -> None:
+    post = (
+        "JASHUGAN IS CAST",
+        "big casting dump for A:BA2 today. new Ido = some austrian theatre guy. Condor is"
+        " back as Koyomi and Keean Johnson says he's not in it.",
+    )
+    assert judge(topic, *post, outlet="r/movies").kept
+    assert not judge(topic, *post[:1], post[1].replace("A:BA2", "ABA"), outlet="r/movies").kept
+
+
+def test_a_podcasts_episode_is_no_tv_show(topic: Topic) -> None:
+    recap = (
+        "Ep. 214 recap: The Battle Angel blinks",
+        "Dana and Theo opened this week's episode with the news that knocked Alita off"
+        " Christmas: Disney has moved the sequel to July 23, 2032. Her theory: the extra"
+        " months go into the Motorball final and the Zalem sequences.",
+    )
+    assert judge(topic, *recap, outlet="Second Reel (podcast)").kept
+    show = sentences(topic, "Rosa Salazar's new show", "Rosa Salazar stars in all eight episodes.")
+    assert "cast-other-work" in show[1].traps
+
+
+def test_a_month_or_number_abbreviation_ends_no_sentence(topic: Topic) -> None:
+    views = sentences(
+        topic,
+        "Alita 2 is dated",
+        "Most anticipated, No. 4. It opens Dec. 19, 2031, in IMAX. Dr. Ido is back. 20th"
+        " Century Studios confirmed it.",
+    )
+    assert [v.text for v in views[1:]] == [
+        "Most anticipated, No. 4.",
+        "It opens Dec. 19, 2031, in IMAX.",
+        "Dr. Ido is back.",
+        "20th Century Studios confirmed it.",
+    ]
