@@ -20,6 +20,8 @@ from pipeline.relevance import (
 # Kinds of sentence that speak of the sequel; a trap sentence never earns a category.
 _ABOUT_SEQUEL = frozenset({"sequel", "support"})
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# what is yet to come: a sentence in the future speaks of the sequel, whatever it recalls
+_FUTURE = re.compile(r"\b(?:will|won.t|is going to|are going to|is set to|are set to|plans? to)\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,8 +223,10 @@ def sentence_evidence(
         elif not (near or (kept and settings.distant_factor and _untrapped(view))):
             continue
         earlier = bool(earlier_film and earlier_film.search(view.normalized))
-        if earlier and view.kind != "sequel":
-            continue  # "Rosa Salazar played Alita in 2019": the earlier film's news
+        if earlier and view.kind != "sequel" and not (about and _FUTURE.search(view.normalized)):
+            # "Rosa Salazar played Alita in 2019": the earlier film's news; but "the story
+            # will take Alita to Zalem, seen at the end of the first film" is the sequel's
+            continue
         factor = _factor(view, earlier, settings, topic.relevance.lead_sentences, near)
         raw = {m.name: _raw_score(m, view.normalized, settings) for m in categories}
         # hints ("the studio confirmed") beside what a sentence says outright of another

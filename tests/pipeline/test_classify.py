@@ -256,3 +256,16 @@ def test_no_date_yet_is_news_of_its_release(topic: Topic) -> None:
     assert labels["release"] == "Disney has not announced a release date."
     undated = text.replace("has not announced a release date", "has not said a word")
     assert "release" not in {label.category for label in classify(topic, title, undated)}
+
+
+def test_what_the_sequel_will_do_counts_beside_a_memory_of_the_first_film(topic: Topic) -> None:
+    title = "Alita: Battle Angel 2 gets the green light"
+    text = (
+        "20th Century Studios announced that Alita: Battle Angel 2 is going into production."
+        " Robert Rodriguez returns as director. The announcement did not include a synopsis,"
+        " but Rodriguez has said the story will take Alita to Zalem, the floating city seen"
+        " at the end of the first film."
+    )
+    assert "plot" in {label.category for label in classify(topic, title, text)}
+    recap = text.replace("the story will take Alita to Zalem", "the story took Alita to Zalem")
+    assert "plot" not in {label.category for label in classify(topic, title, recap)}
