@@ -493,6 +493,10 @@ def _score(tally: _Tally, settings: RelevanceSettings) -> float:
     title = settings.title_weight if tally.title_hit else 0.0
     if not tally.title_hit and tally.title_anchor:
         title = settings.anchor_weight
+        # an outlet about the film whose post names the sequel more than once: it is the
+        # post's subject, as if its headline had named it
+        if tally.dedicated and tally.sequel >= settings.min_sequel_sentences:
+            title = settings.title_weight
     score = (
         title
         + settings.lead_weight * tally.lead_hit

@@ -333,3 +333,20 @@ def test_a_month_or_number_abbreviation_ends_no_sentence(topic: Topic) -> None:
         "Dr. Ido is back.",
         "20th Century Studios confirmed it.",
     ]
+
+
+def test_a_long_fan_post_that_names_the_sequel_twice_is_about_it(topic: Topic) -> None:
+    chatter = " ".join(
+        f"We have typed this headline in our drafts {n} times and deleted it." for n in range(9)
+    )
+    post = (
+        "IT'S HAPPENING: the Alita Army finally gets its answer",
+        f"Nine years later. {chatter} Per the trades, Disney has officially said yes to Alita:"
+        " Battle Angel 2. RR directs again and Jim produces. Nobody has said where the sequel"
+        " goes, but the smart money says up. Thank you to everyone who bought a ticket.",
+    )
+    kept = judge(topic, *post, outlet="Iron City Dispatch")
+    assert kept.kept, kept.reason
+    # the same post naming the sequel once is a fan outlet's chatter
+    once = post[1].replace("Alita: Battle Angel 2", "it")
+    assert not judge(topic, post[0], once, outlet="Iron City Dispatch").kept
