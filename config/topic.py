@@ -271,6 +271,11 @@ class Topic(BaseModel):
     )
     people: tuple[Term, ...] = ()
     places: tuple[Term, ...] = ()
+    # a person or place of people/places -> how other scripts write it ("Rosa Salazar" ->
+    # "ローサ・サラザール"): one name when telling which articles report the same news
+    spellings: Annotated[dict[Term, tuple[Term, ...]], AfterValidator(_freeze)] = Field(
+        default_factory=FrozenWords
+    )
     broad_terms: tuple[Term, ...] = Field(min_length=1)
     traps: tuple[TrapGroup, ...] = ()
     relevance: RelevanceSettings = RelevanceSettings()
@@ -306,6 +311,19 @@ class Topic(BaseModel):
         if private:
             state["__pydantic_private__"] = {**private, "_hash": None}
         return state
+
+    @model_validator(mode="after")
+    def _spellings_of_listed_names(self) -> Topic:
+        """Refuse other spellings of a name that people and places do not list."""
+        listed = {*self.people, *self.places}
+        unknown = sorted(name for name in self.spellings if name not in listed)
+        if unknown:
+            raise PydanticCustomError(
+                "unknown_name",
+                "spellings of names listed in people or places (not listed: {names})",
+                {"names": ", ".join(unknown)},
+            )
+        return self
 
     @field_validator("traps")
     @classmethod

@@ -58,7 +58,7 @@ _SENTENCE_BREAK = re.compile(
 # Scripts written without spaces between words (Japanese, Chinese), and Korean, whose
 # particles are written onto the word before them ("알리타를"): a term in them has no word
 # boundary
-_UNSPACED = re.compile(
+UNSPACED = re.compile(
     r"[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
     r"\uf900-\ufaff\uff66-\uff9f]"
 )
@@ -89,13 +89,13 @@ def terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
         words = [word for word in _TERM_SPLIT.split(term) if word]
         if not words:
             continue
-        node = trie[not _UNSPACED.match(term[0])]
+        node = trie[not UNSPACED.match(term[0])]
         for i, word in enumerate(words):
             if i:
                 node = node.setdefault(_GAP_KEY, {})
             for char in word:
                 node = node.setdefault(char, {})
-        node[_END_KEY] = "" if _UNSPACED.match(term[-1]) else r"(?!\w)"
+        node[_END_KEY] = "" if UNSPACED.match(term[-1]) else r"(?!\w)"
     branches = [
         (r"(?<!\w)" if bounded else "") + _trie_regex(node)
         for bounded, node in trie.items()
@@ -218,7 +218,7 @@ def _surnames(people: Iterable[str]) -> list[str]:
     found = []
     for person in people:
         words = person.split()
-        if len(words) > 1 and len(words[-1]) > 3 and not _UNSPACED.search(person):
+        if len(words) > 1 and len(words[-1]) > 3 and not UNSPACED.search(person):
             found.append(words[-1])
     return found
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from config import Topic
 from pipeline.dedupe import tokens
 from pipeline.records import Analysis
+from pipeline.relevance import UNSPACED
 
 # How much each kind of evidence says about "the same news": h people and g places named
 # in the headline or lead, c the main category, s the subject of a fact, f a fact with its
@@ -149,16 +150,43 @@ _NOT_NAMES = frozenset(
 )
 
 
-@functools.lru_cache(maxsize=16)
-def _names(topic: Topic) -> dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]]:
-    """The topic's people and places by their first word: (key prefix, name, its words)."""
-    index: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {}
+def _forms(topic: Topic) -> list[tuple[str, str, str]]:
+    """(key prefix, name, a way of writing it) for every person and place: each as listed,
+    and in the other scripts of `spellings`, which name the person or place as listed."""
+    same = {form: name for name, forms in topic.spellings.items() for form in forms}
+    found = []
     for prefix, names in (("p", topic.people), ("l", topic.places)):
         for name in names:
-            words = tuple(tokens(name))
-            if words:
-                index.setdefault(words[0], []).append((prefix, " ".join(words), words))
+            for form in (name, *topic.spellings.get(name, ())):
+                found.append((prefix, " ".join(tokens(same.get(name, name))), form))
+    return found
+
+
+@functools.lru_cache(maxsize=16)
+def _names(topic: Topic) -> dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]]:
+    """The topic's people and places written with spaces between words, by their first
+    word: (key prefix, name, its words)."""
+    index: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {}
+    for prefix, name, form in _forms(topic):
+        words = tuple(tokens(form))
+        if words and not UNSPACED.search(form):
+            entry = (prefix, name, words)
+            if entry not in index.get(words[0], []):
+                index.setdefault(words[0], []).append(entry)
     return {first: tuple(entries) for first, entries in index.items()}
+
+
+@functools.lru_cache(maxsize=16)
+def _unspaced_names(topic: Topic) -> tuple[tuple[str, str, str], ...]:
+    """The topic's people and places as Japanese, Chinese or Korean write them: (key prefix,
+    name, its words joined). These scripts write a name onto the words around it ("サラザール
+    が", "코넬리가"), so it is looked for inside the text's words, not as words of its own."""
+    found = {
+        (prefix, name, " ".join(tokens(form)))
+        for prefix, name, form in _forms(topic)
+        if UNSPACED.search(form) and tokens(form)
+    }
+    return tuple(sorted(found))
 
 
 def _named(topic: Topic, words: list[str]) -> set[tuple[str, str]]:
@@ -173,6 +201,11 @@ def _named(topic: Topic, words: list[str]) -> set[tuple[str, str]]:
         for prefix, name, parts in index.get(word, ()):
             if len(parts) == 1 or tuple(words[i : i + len(parts)]) == parts:
                 found.add((prefix, name))
+    unspaced = _unspaced_names(topic)
+    if unspaced:
+        joined = " ".join(words)
+        if not joined.isascii():
+            found.update((prefix, name) for prefix, name, form in unspaced if form in joined)
     return found
 
 

@@ -102,6 +102,10 @@ def test_a_minimal_topic_takes_defaults(tmp_path: Path) -> None:
             ["'traps[0].patterns[0]'", "lowercase"],
         ),
         (MINIMAL + TRAP + TRAP, ["'traps'", "repeated: box-office"]),
+        (
+            MINIMAL + '[spellings]\n"Idris Elba" = ["イドリス・エルバ"]\n',
+            ["spellings", "not listed: Idris Elba"],
+        ),
     ],
 )
 def test_a_wrong_key_type_or_pattern_names_file_and_key(

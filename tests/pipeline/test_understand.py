@@ -238,3 +238,42 @@ def test_a_crawled_fan_outlet_post_is_kept_and_read(store: Store, topic: Topic) 
         "SELECT category FROM article_labels WHERE article_id = ?", (fan.article_id,)
     ).fetchall()
     assert ("production",) in [tuple(row) for row in labels]
+
+
+def test_a_korean_or_japanese_rewrite_joins_the_story_by_its_peoples_names(
+    store: Store, topic: Topic
+) -> None:
+    ingest = Ingestor(store, topic, StorySettings()).ingest
+    denial = (
+        "Jennifer Connelly will not appear in Alita: Battle Angel 2, her representative said"
+        " on Tuesday. A rumour had Connelly back as Chiren in flashbacks.\n\n"
+        "Robert Rodriguez wrote on social media that the story of Chiren is finished."
+    )
+    english = ingest(
+        page("https://a.example/1", "Jennifer Connelly Not in Alita 2", denial, "Trade", DAY)
+    )
+    korean = ingest(
+        page(
+            "https://b.example/1",
+            "제니퍼 코넬리, 알리타: 배틀 엔젤 2 출연설 사실 아니다",
+            "제니퍼 코넬리가 알리타: 배틀 엔젤 2에 출연하지 않는다고 소속사가 밝혔다.\n\n"
+            "코넬리는 로버트 로드리게즈 감독의 속편에 출연하지 않는다.",
+            "Star News Korea",
+            DAY + timedelta(hours=6),
+        )
+    )
+    japanese = ingest(
+        page(
+            "https://c.example/1",
+            "ジェニファー・コネリー、アリータ2出演を否定",
+            "ジェニファー・コネリーがアリータ2に出演しないことを代理人が明らかにした。\n\n"
+            "ロバート・ロドリゲス監督の続編にコネリーは出演しない。",
+            "Eiga News",
+            DAY + timedelta(hours=8),
+        )
+    )
+    assert english.kept and korean.kept and japanese.kept
+    assert korean.story_id == english.story_id
+    assert japanese.story_id == english.story_id
+    [story] = store.stories()
+    assert story["articles"] == 3
