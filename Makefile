@@ -33,7 +33,7 @@ run: $(STAMP)
 	$(BIN)/sequelwatch daemon
 
 eval: $(STAMP)
-	$(BIN)/python -m pipeline.evaluate tests/data/eval/dev tests/data/eval/heldout10 tests/data/eval/heldout9 tests/data/eval/heldout8 tests/data/eval/heldout7 tests/data/eval/heldout6 tests/data/eval/heldout5 tests/data/eval/heldout4 tests/data/eval/heldout3 tests/data/eval/heldout2 tests/data/eval/heldout
+	$(BIN)/python -m pipeline.evaluate tests/data/eval/dev tests/data/eval/heldout11 tests/data/eval/heldout10 tests/data/eval/heldout9 tests/data/eval/heldout8 tests/data/eval/heldout7 tests/data/eval/heldout6 tests/data/eval/heldout5 tests/data/eval/heldout4 tests/data/eval/heldout3 tests/data/eval/heldout2 tests/data/eval/heldout
 
 # The site is served by Debian's nginx when it can be installed, else by a Python server.
 bench: $(STAMP)
