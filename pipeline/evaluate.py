@@ -245,15 +245,24 @@ def format_report(name: str, report: Report) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Evaluate each folder named on the command line and print its table."""
-    folders = [Path(a) for a in (argv if argv is not None else sys.argv[1:])]
+    """Evaluate each folder named on the command line and print its table; with --pooled,
+    one table of all of them together instead (each annotator's batch still in a store of
+    its own), the figure of several held-out sets at once."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    pooled = "--pooled" in args
+    folders = [Path(a) for a in args if a != "--pooled"]
     if not folders:
-        print("usage: python -m pipeline.evaluate FOLDER [FOLDER ...]", file=sys.stderr)
+        print("usage: python -m pipeline.evaluate [--pooled] FOLDER [FOLDER ...]", file=sys.stderr)
         return 2
     topic = load_topic(DEFAULT_TOPIC)
-    for folder in folders:
-        report = evaluate([folder], topic)
-        print(format_report(str(folder), report))
+    runs = (
+        [(" + ".join(f.name for f in folders), folders)]
+        if pooled
+        else [(str(f), [f]) for f in folders]
+    )
+    for name, group in runs:
+        report = evaluate(group, topic)
+        print(format_report(name, report))
         for error in report.errors:
             print(f"  {error}")
         print()

@@ -56,3 +56,18 @@ def test_the_command_prints_a_table_per_folder(
     assert f"{tmp_path}: 1 articles" in out
     assert "categories (micro)" in out
     assert main([]) == 2
+
+
+def test_pooled_prints_one_table_of_all_folders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = tmp_path / "heldout1", tmp_path / "heldout2"
+    first.mkdir()
+    second.mkdir()
+    _write(first, "x-cast", "x-cast", "https://a.example/x")
+    _write(second, "y-cast", "y-cast", "https://a.example/y")
+    assert main(["--pooled", str(first), str(second)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("articles") == 1
+    assert "heldout1 + heldout2: 2 articles" in out
+    assert "relevance               1.000  1.000  1.000  2/0/0" in out
