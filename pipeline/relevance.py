@@ -419,11 +419,12 @@ def _kinds(
         sequel |= words - trapped - {0}
         support = _hits(matcher.support, doc) - trapped - sequel - {0}
     spoken: set[int] = set()
-    if 0 in sequel or dedicated:
-        # Under a title that names the sequel, or in an outlet about the film, a sentence
-        # of its casting, dates or scripts speaks of it ("don't expect it in theaters
-        # before 2031"): it counts as support here, though not as evidence of what the
-        # article is about. There a headline of them names it ("pushed to 2032 fml").
+    if 0 in sequel or dedicated or sequel & lead:
+        # Under a title or lead that names the sequel, or in an outlet about the film, a
+        # sentence of its casting, dates or scripts speaks of it ("don't expect it in
+        # theaters before 2031"): it counts as support here, though not as evidence of what
+        # the article is about. In such an outlet a headline of them names it ("pushed to
+        # 2032 fml").
         spoken = _hits(matcher.vocabulary, doc) - trapped - sequel - support
         if dedicated and 0 in spoken:
             sequel.add(0)

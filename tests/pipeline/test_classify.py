@@ -269,3 +269,14 @@ def test_what_the_sequel_will_do_counts_beside_a_memory_of_the_first_film(topic:
     assert "plot" in {label.category for label in classify(topic, title, text)}
     recap = text.replace("the story will take Alita to Zalem", "the story took Alita to Zalem")
     assert "plot" not in {label.category for label in classify(topic, title, recap)}
+
+
+def test_a_parked_car_is_no_parked_film(topic: Topic) -> None:
+    title = "Dario Vance cast as Jashugan in Alita: Battle Angel 2"
+    text = (
+        "Dario Vance has been cast as Jashugan in Alita: Battle Angel 2. If you know Vance"
+        " from Cold Harbor, where he spent three seasons in a parked car, this may look odd."
+    )
+    assert "production" not in {label.category for label in classify(topic, title, text)}
+    parked = "Alita: Battle Angel 2 is parked until the fourth Avatar film is finished."
+    assert "production" in {label.category for label in classify(topic, title, parked)}

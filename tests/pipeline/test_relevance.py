@@ -350,3 +350,22 @@ def test_a_long_fan_post_that_names_the_sequel_twice_is_about_it(topic: Topic) -
     # the same post naming the sequel once is a fan outlet's chatter
     once = post[1].replace("Alita: Battle Angel 2", "it")
     assert not judge(topic, post[0], once, outlet="Iron City Dispatch").kept
+
+
+def test_under_a_lead_that_names_the_sequel_its_dates_and_casting_speak_of_it(
+    topic: Topic,
+) -> None:
+    post = (
+        "Eight years of hashtags and it actually worked",
+        "Frameline is reporting that 20th Century has officially greenlit Alita: Battle Angel"
+        " 2. Rodriguez is back to direct.\n\nCatch: no date, and don't expect it before 2030"
+        " because Weta is busy.\n\nWhich, fine. I waited this long, I can wait three more"
+        " years. Going to go rewatch the Motorball tryout to celebrate.\n\nLink in the"
+        " comments.\n\nEDIT: people keep asking about Rosa. The article says nothing about"
+        " casting.",
+    )
+    kept = judge(topic, *post, outlet="Reddit")
+    assert kept.kept, kept.reason
+    # the same post whose lead only names the first film is someone's rewatch
+    rewatch = post[1].replace("officially greenlit Alita: Battle Angel 2", "re-released Alita")
+    assert not judge(topic, post[0], rewatch, outlet="Reddit").kept
