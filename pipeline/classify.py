@@ -126,6 +126,18 @@ def _spans(pattern: re.Pattern[str] | None, text: str) -> dict[str, tuple[int, i
     return found
 
 
+# a character named as an actor's part ("the role of Motorball champion Jashugan", "die Rolle
+# des Jashugan"): a casting line, not the story
+_ROLE_OF = re.compile(
+    r"\b(?:role of|rolle des|rolle der|role de|papel de|ruolo di)(?: [\w'-]+){0,3} $"
+)
+
+
+def _as_role(text: str, start: int) -> bool:
+    """Whether the name starting at text[start] is named as an actor's part."""
+    return bool(_ROLE_OF.search(text, max(0, start - 60), start))
+
+
 def _raw_score(
     matcher: _CategoryMatcher, text: str, settings: ClassifySettings
 ) -> tuple[float, bool, bool]:
@@ -136,7 +148,7 @@ def _raw_score(
     add weight to a category but never earn it.
     """
     strong = _spans(matcher.terms, text)
-    names = len(_spans(matcher.names, text))
+    names = sum(not _as_role(text, start) for start, _ in _spans(matcher.names, text).values())
     patterns = matcher.patterns.count(text)
     stated = bool((names or not matcher.facts_need_name) and matcher.facts.any(text))
     patterns += stated

@@ -280,3 +280,23 @@ def test_a_parked_car_is_no_parked_film(topic: Topic) -> None:
     assert "production" not in {label.category for label in classify(topic, title, text)}
     parked = "Alita: Battle Angel 2 is parked until the fourth Avatar film is finished."
     assert "production" in {label.category for label in classify(topic, title, parked)}
+
+
+def test_a_character_named_as_an_actors_part_is_casting_not_plot(topic: Topic) -> None:
+    title = "Marco Elling replaces Dario Vance in Alita: Battle Angel 2"
+    text = (
+        "Dario Vance has left Alita: Battle Angel 2, and Marco Elling will take over the role"
+        " of Motorball champion Jashugan, the studio confirmed."
+    )
+    assert {label.category for label in classify(topic, title, text)} == {"cast"}
+    story = text + " In the sequel Jashugan is the champion Alita must beat on her way to Zalem."
+    assert "plot" in {label.category for label in classify(topic, title, story)}
+
+
+def test_a_forum_thread_is_no_plot_thread(topic: Topic) -> None:
+    title = "Mahershala Ali is not in Alita 2"
+    text = (
+        "Mahershala Ali's rep says he is not returning as Vector in Alita 2. UPDATE since"
+        " this thread is on fire: Frameline got a statement from his rep."
+    )
+    assert "plot" not in {label.category for label in classify(topic, title, text)}
