@@ -203,6 +203,9 @@ class ClassifySettings(BaseModel):
     # the earlier film: a sentence that hits one of these and does not name the sequel
     # (by name or a sequel word) is about the earlier film and earns nothing
     earlier_film: tuple[Pattern, ...] = ()
+    # declining to speak of a subject says nothing of it ("the studio declined to comment on
+    # casting"): a sentence that hits one of these is evidence of no category
+    declines: tuple[Pattern, ...] = ()
 
 
 class StatusRule(BaseModel):

@@ -118,6 +118,13 @@ def _matchers(topic: Topic) -> tuple[tuple[_CategoryMatcher, ...], re.Pattern[st
     return categories, topic_regex(joined) if earlier else None
 
 
+@functools.lru_cache(maxsize=16)
+def _declines(topic: Topic) -> re.Pattern[str] | None:
+    """The topic's patterns of declining to speak, as one regex (cached per topic)."""
+    patterns = topic.classify.declines
+    return topic_regex("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
 def _spans(pattern: re.Pattern[str] | None, text: str) -> dict[str, tuple[int, int]]:
     """The different strings a pattern matches in a text, each with its first span."""
     found: dict[str, tuple[int, int]] = {}
@@ -224,6 +231,7 @@ def sentence_evidence(
     proportion to what it says for each: it is mostly about one thing.
     """
     categories, earlier_film = _matchers(topic)
+    declines = _declines(topic)
     settings = topic.classify
     found: list[Evidence] = []
     last_about: int | None = None
@@ -234,6 +242,8 @@ def sentence_evidence(
             last_about = view.index
         elif not (near or (kept and settings.distant_factor and _untrapped(view))):
             continue
+        if declines and declines.search(view.normalized):
+            continue  # "the studio declined to comment on casting"
         earlier = bool(earlier_film and earlier_film.search(view.normalized))
         if earlier and view.kind != "sequel" and not (about and _FUTURE.search(view.normalized)):
             # "Rosa Salazar played Alita in 2019": the earlier film's news; but "the story

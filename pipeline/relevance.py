@@ -132,6 +132,7 @@ class _Matcher:
     franchise: re.Pattern[str] | None
     sequel_words: re.Pattern[str] | None
     support: re.Pattern[str] | None
+    people: re.Pattern[str] | None  # the film's people alone, surnames too
     broad: re.Pattern[str] | None
     trap_screen: re.Pattern[str] | None  # every trap pattern at once, to find trap sentences
     traps: tuple[tuple[str, re.Pattern[str]], ...]  # each group alone, to name it
@@ -203,6 +204,7 @@ def _matcher(topic: Topic) -> _Matcher:
         franchise=terms_pattern(topic.franchise),
         sequel_words=terms_pattern(words),
         support=terms_pattern((*topic.people, *_surnames(topic.people), *topic.places)),
+        people=terms_pattern((*topic.people, *_surnames(topic.people))),
         broad=terms_pattern(topic.broad_terms),
         trap_screen=screen_pattern(patterns),
         traps=traps,
@@ -282,6 +284,7 @@ class _Kinds:
     by_trap: dict[str, set[int]]  # trap group -> sentences it counts against
     spoken: set[int]  # speak of the categories' subjects under a title naming the sequel
     dedicated: bool  # the outlet is named after the film's world
+    title_person: bool  # the title names one of the film's people
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +376,7 @@ def _trap_hits(matcher: _Matcher, doc: _Document) -> dict[str, set[int]]:
     }
 
 
+_LATER_YEAR = re.compile(r"\b20[2-9]\d\b")  # a year after the first film's
 _COMMUNITY_WORDS = 6  # a lead this short naming the film is where it was posted
 
 
@@ -418,6 +422,17 @@ def _kinds(
         # people and places speak of it.
         sequel |= words - trapped - {0}
         support = _hits(matcher.support, doc) - trapped - sequel - {0}
+    # a title naming the franchise with news of a date to come ("Alita slips to 2032") names
+    # the sequel: the first film's dates are past
+    title = doc.sentences[0]
+    if (
+        0 in franchise
+        and 0 not in trapped
+        and _LATER_YEAR.search(title)
+        and matcher.vocabulary
+        and matcher.vocabulary.search(title)
+    ):
+        sequel.add(0)
     spoken: set[int] = set()
     if 0 in sequel or dedicated or sequel & lead:
         # Under a title or lead that names the sequel, or in an outlet about the film, a
@@ -430,7 +445,12 @@ def _kinds(
             sequel.add(0)
         spoken.discard(0)
     trap_only = trapped - sequel - (franchise & words)
-    return _Kinds(alias, named, sequel, support, trap_only, by_trap, spoken, dedicated)
+    title_person = bool(matcher.people and matcher.people.search(doc.sentences[0])) and (
+        0 not in trapped
+    )
+    return _Kinds(
+        alias, named, sequel, support, trap_only, by_trap, spoken, dedicated, title_person
+    )
 
 
 def _tally(kinds: _Kinds, doc: _Document, settings: RelevanceSettings) -> _Tally:
@@ -439,7 +459,11 @@ def _tally(kinds: _Kinds, doc: _Document, settings: RelevanceSettings) -> _Tally
     counts = Counter({name: len(hits & kinds.trap_only) for name, hits in kinds.by_trap.items()})
     return _Tally(
         title_hit=0 in kinds.sequel,
-        title_anchor=0 in kinds.named or kinds.dedicated,
+        # the title names the franchise, or one of its people under a lead that names the
+        # sequel (an interview: "Christoph Waltz: 'I would go back to Iron City tomorrow'")
+        title_anchor=0 in kinds.named
+        or kinds.dedicated
+        or (kinds.title_person and bool(kinds.sequel & lead)),
         # an outlet about the film whose post opens on its casting, dates or scripts
         lead_hit=bool(kinds.sequel & lead)
         or (kinds.dedicated and bool(kinds.spoken & lead - kinds.trap_only)),

@@ -300,3 +300,19 @@ def test_a_forum_thread_is_no_plot_thread(topic: Topic) -> None:
         " this thread is on fire: Frameline got a statement from his rep."
     )
     assert "plot" not in {label.category for label in classify(topic, title, text)}
+
+
+def test_declining_to_comment_on_casting_is_no_cast_news(topic: Topic) -> None:
+    title = "Disney greenlights Alita: Battle Angel 2"
+    text = (
+        "20th Century Studios has greenlit Alita: Battle Angel 2, with Robert Rodriguez"
+        " directing from a script he wrote with James Cameron. A studio spokesperson declined"
+        " to comment on casting, including whether Rosa Salazar would return in the title role."
+    )
+    assert "cast" not in {label.category for label in classify(topic, title, text)}
+
+
+def test_not_in_the_sequel_is_cast_news(topic: Topic) -> None:
+    title = "Lana Condor NOT in Alita 2, rep kills the call sheet rumor"
+    text = "Her rep says Lana hasn't been approached about the sequel."
+    assert "cast" in {label.category for label in classify(topic, title, text)}

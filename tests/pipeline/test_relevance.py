@@ -369,3 +369,26 @@ def test_under_a_lead_that_names_the_sequel_its_dates_and_casting_speak_of_it(
     # the same post whose lead only names the first film is someone's rewatch
     rewatch = post[1].replace("officially greenlit Alita: Battle Angel 2", "re-released Alita")
     assert not judge(topic, post[0], rewatch, outlet="Reddit").kept
+
+
+def test_an_interview_titled_by_one_of_the_films_people_is_about_the_sequel(
+    topic: Topic,
+) -> None:
+    answers = " ".join(f'"Answer {n}," she says.' for n in range(12))
+    interview = (
+        "Rosa Salazar: 'I'd Go Back to Iron City Tomorrow'",
+        "The actress on the sequel that keeps almost happening.\n\nSeven years after Alita:"
+        " Battle Angel, she still gets asked about it. Salazar says she has stayed in touch"
+        f" with Robert Rodriguez. {answers}\n\nWhat would she want from a second"
+        ' film? "Let her be older."',
+    )
+    kept = judge(topic, *interview)
+    assert kept.kept, kept.reason
+    # the same answers under a title about nobody of the film
+    assert not judge(topic, "An actress on patience", interview[1]).kept
+
+
+def test_a_title_with_the_franchise_and_a_date_to_come_names_the_sequel(topic: Topic) -> None:
+    views = sentences(topic, "Cut to Black #118: Alita slips to 2032", "Good morning.")
+    assert views[0].kind == "sequel"
+    assert sentences(topic, "Alita at ten: the 2029 rewatch", "Good morning.")[0].kind != "sequel"
