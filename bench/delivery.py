@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import socket
 import statistics
@@ -123,6 +122,7 @@ def send_child(config_path: Path) -> dict[str, Any]:
     import config
     from alerts.delivery import transport_for
     from alerts.digest import Postman
+    from bench.memory import peak_rss_mb
     from pipeline.store import Store
 
     settings = config.load(config_path)
@@ -130,7 +130,7 @@ def send_child(config_path: Path) -> dict[str, Any]:
     postman = Postman(
         store, settings, transport_for(settings.delivery, settings.outbox, os.environ)
     )
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_mb()
     started = time.perf_counter()
     report = postman.run()
     seconds = time.perf_counter() - started
@@ -141,8 +141,8 @@ def send_child(config_path: Path) -> dict[str, Any]:
         "sent": len(report.sent),
         "failed": len(report.failed) + len(report.rejected),
         "story_deliveries": int(stories),
-        "rss_before_mb": before / 1024,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_before_mb": before,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

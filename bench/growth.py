@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -796,6 +795,7 @@ def store_summary(path: Path) -> dict[str, int]:
 def ingest_child(database: Path, batch: int) -> dict[str, float]:
     """Ingest `batch` new pages into the store through Ingestor.ingest; time and peak RSS."""
     import crawler.pipelines  # noqa: F401  (the crawl process has Scrapy loaded too)
+    from bench.memory import peak_rss_mb
     from pipeline.ingest import Ingestor
     from pipeline.records import EntryHint, Page
     from pipeline.store import Store
@@ -807,17 +807,17 @@ def ingest_child(database: Path, batch: int) -> dict[str, float]:
     ]
     store = Store(database)
     ingestor = Ingestor(store, settings.topic, settings.stories)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_mb()
     started = time.perf_counter()
     kept = sum(ingestor.ingest(page).kept for page in pages)
     store.close()  # timed too: closing copies the write-ahead log into the store
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_mb()
     return {
         "seconds": seconds,
         "kept": kept,
-        "rss_before_mb": before / 1024,
-        "peak_rss_mb": peak / 1024,
+        "rss_before_mb": before,
+        "peak_rss_mb": peak,
     }
 
 
