@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import re
 from datetime import datetime
@@ -73,10 +74,23 @@ def build_message(
         message["List-Unsubscribe"] = unsubscribe
         if unsubscribe_url is not None:
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    message["MIME-Version"] = "1.0"
+    message.make_alternative()
+    message.attach(_text_part(rendered.text, "plain"))
+    message.attach(_text_part(rendered.html, "html"))
     message.policy = HEADER_POLICY
     return message
+
+
+def _text_part(body: str, subtype: str) -> EmailMessage:
+    """A text part in UTF-8, quoted-printable. Encoded by binascii (in C): the email
+    package's own encoder (`set_content(cte="quoted-printable")`) took a tenth of the time
+    of sending a digest; both decode to the same text."""
+    part = EmailMessage(policy=policy.SMTP)
+    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    part.set_payload(binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii"))
+    return part
 
 
 def parse_message(data: bytes) -> EmailMessage:

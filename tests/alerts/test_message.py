@@ -85,6 +85,13 @@ def test_both_parts_are_present_in_order_and_decode() -> None:
     text, html = (part.get_content() for part in parts)
     assert text.replace("\r\n", "\n") == RENDERED.text
     assert html.replace("\r\n", "\n").rstrip("\n") == RENDERED.html
+    # 7-bit quoted-printable bodies in lines a mail server takes, under a MIME-Version
+    assert parsed["MIME-Version"] == "1.0"
+    assert all(part["Content-Transfer-Encoding"] == "quoted-printable" for part in parts)
+    wire = message().as_bytes()
+    assert wire.isascii() and max(len(line) for line in wire.split(b"\r\n")) <= 998
+    body = wire.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 78
 
 
 def test_the_message_id_is_stable_per_key() -> None:
