@@ -422,6 +422,8 @@ def _kinds(
         # people and places speak of it.
         sequel |= words - trapped - {0}
         support = _hits(matcher.support, doc) - trapped - sequel - {0}
+        if dedicated and 0 in words - trapped:
+            sequel.add(0)  # an outlet about the film: "the sequel" in a headline is its own
     # a title naming the franchise with news of a date to come ("Alita slips to 2032") names
     # the sequel: the first film's dates are past
     title = doc.sentences[0]

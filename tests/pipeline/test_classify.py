@@ -316,3 +316,33 @@ def test_not_in_the_sequel_is_cast_news(topic: Topic) -> None:
     title = "Lana Condor NOT in Alita 2, rep kills the call sheet rumor"
     text = "Her rep says Lana hasn't been approached about the sequel."
     assert "cast" in {label.category for label in classify(topic, title, text)}
+
+
+@pytest.mark.parametrize(
+    "declined",
+    [
+        "Zur Besetzung wollte sich Rodriguez nicht äußern.",
+        "El estudio no quiso comentar el reparto.",
+        "Sul cast lo studio non ha voluto commentare.",
+    ],
+)
+def test_declining_to_comment_earns_nothing_in_other_languages_too(
+    topic: Topic, declined: str
+) -> None:
+    title = "Alita: Battle Angel 2"
+    evidence = sentence_evidence(topic, sentences(topic, title, declined))
+    assert not [e for e in evidence if e.sentence.index == 1]
+    # the same sentence saying something is evidence of the cast
+    said = declined.replace("wollte sich Rodriguez nicht äußern", "äußerte sich Rodriguez")
+    said = said.replace("no quiso comentar", "comentó").replace("non ha voluto", "ha voluto")
+    evidence = sentence_evidence(topic, sentences(topic, title, said))
+    assert [e.category for e in evidence if e.sentence.index == 1] == ["cast"]
+
+
+def test_an_actors_part_named_as_theirs_is_cast_news(topic: Topic) -> None:
+    title = "The first Alita: Battle Angel 2 trailer takes Alita to Zalem"
+    text = (
+        "The trailer closes on a two-second shot of Keean Johnson's Hugo, alive and standing"
+        " in a Zalem corridor."
+    )
+    assert "cast" in {label.category for label in classify(topic, title, text)}

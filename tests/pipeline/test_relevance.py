@@ -392,3 +392,14 @@ def test_a_title_with_the_franchise_and_a_date_to_come_names_the_sequel(topic: T
     views = sentences(topic, "Cut to Black #118: Alita slips to 2032", "Good morning.")
     assert views[0].kind == "sequel"
     assert sentences(topic, "Alita at ten: the 2029 rewatch", "Good morning.")[0].kind != "sequel"
+
+
+def test_in_a_fan_outlet_the_sequel_in_a_headline_is_the_films(topic: Topic) -> None:
+    title = 'Christoph Waltz on Ido, Iron City and the sequel: "If Robert calls, I\'m on the plane"'
+    assert (
+        sentences(topic, title, "We caught up with him.", outlet="Iron City Dispatch")[0].kind
+        == "sequel"
+    )
+    assert sentences(topic, title, "We caught up with him.", outlet="Film Weekly")[0].kind != (
+        "sequel"
+    )
