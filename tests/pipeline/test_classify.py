@@ -346,3 +346,17 @@ def test_an_actors_part_named_as_theirs_is_cast_news(topic: Topic) -> None:
         " in a Zalem corridor."
     )
     assert "cast" in {label.category for label in classify(topic, title, text)}
+
+
+def test_where_the_sequel_ends_or_what_is_set_where_is_plot(topic: Topic) -> None:
+    title = "Alita: Battle Angel 2 moves to March 2031"
+    text = (
+        "Disney moved Alita: Battle Angel 2 to March 14, 2031, citing the visual effects. The"
+        " cut is long, and its sequences inside Zalem are all digital. Insiders say the film"
+        " ends at Zalem."
+    )
+    assert "plot" in {label.category for label in classify(topic, title, text)}
+    plain = text.replace(", and its sequences inside Zalem are all digital", "").replace(
+        " Insiders say the film ends at Zalem.", ""
+    )
+    assert "plot" not in {label.category for label in classify(topic, title, plain)}
