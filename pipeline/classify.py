@@ -109,20 +109,22 @@ def _compile(topic: Topic, name: str, category: Category) -> _CategoryMatcher:
     )
 
 
+def _any_of(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    """Topic patterns as one regex that finds any of them; None without patterns."""
+    return topic_regex("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
 @functools.lru_cache(maxsize=16)
 def _matchers(topic: Topic) -> tuple[tuple[_CategoryMatcher, ...], re.Pattern[str] | None]:
     """The topic's categories and its earlier-film patterns, compiled (cached per topic)."""
     categories = tuple(_compile(topic, name, c) for name, c in topic.categories.items())
-    earlier = topic.classify.earlier_film
-    joined = "|".join(f"(?:{p})" for p in earlier)
-    return categories, topic_regex(joined) if earlier else None
+    return categories, _any_of(topic.classify.earlier_film)
 
 
 @functools.lru_cache(maxsize=16)
 def _declines(topic: Topic) -> re.Pattern[str] | None:
     """The topic's patterns of declining to speak, as one regex (cached per topic)."""
-    patterns = topic.classify.declines
-    return topic_regex("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+    return _any_of(topic.classify.declines)
 
 
 def _spans(pattern: re.Pattern[str] | None, text: str) -> dict[str, tuple[int, int]]:
