@@ -280,6 +280,9 @@ class Topic(BaseModel):
         default_factory=FrozenWords
     )
     broad_terms: tuple[Term, ...] = Field(min_length=1)
+    # words that name an outlet after the film's world besides the broad terms ("Scrapyard
+    # Forums"): too common to pre-filter feeds with, telling in an outlet's name
+    outlet_words: tuple[Term, ...] = ()
     traps: tuple[TrapGroup, ...] = ()
     relevance: RelevanceSettings = RelevanceSettings()
     categories: Annotated[dict[CategoryName, Category], AfterValidator(_freeze_categories)] = Field(

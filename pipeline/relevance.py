@@ -137,7 +137,8 @@ class _Matcher:
     trap_screen: re.Pattern[str] | None  # every trap pattern at once, to find trap sentences
     traps: tuple[tuple[str, re.Pattern[str]], ...]  # each group alone, to name it
     context_traps: frozenset[str]  # groups that sequel news mentions as context
-    squashed: tuple[str, ...]  # the broad terms without spaces: what names an outlet after it
+    squashed: tuple[str, ...]  # broad terms and outlet words without spaces: what names an
+    # outlet after the film's world
     vocabulary: re.Pattern[str] | None  # the categories' terms and patterns
 
 
@@ -209,7 +210,9 @@ def _matcher(topic: Topic) -> _Matcher:
         trap_screen=screen_pattern(patterns),
         traps=traps,
         context_traps=frozenset(g.name for g in topic.traps if not g.counts_in_sequel_news),
-        squashed=tuple(sorted({_squash(term) for term in topic.broad_terms} - {""})),
+        squashed=tuple(
+            sorted({_squash(term) for term in (*topic.broad_terms, *topic.outlet_words)} - {""})
+        ),
         vocabulary=_vocabulary(topic),
     )
 
@@ -381,8 +384,8 @@ _COMMUNITY_WORDS = 6  # a lead this short naming the film is where it was posted
 
 
 def _names_the_film(matcher: _Matcher, outlet: str | None) -> bool:
-    """Whether an outlet is named after the film's world: one of the topic's broad terms,
-    spaced or not ("r/AlitaBattleAngel", "Iron City Boards")."""
+    """Whether an outlet is named after the film's world: one of the topic's broad terms or
+    outlet words, spaced or not ("r/AlitaBattleAngel", "Iron City Boards", "Scrapyard Forums")."""
     if not outlet or not matcher.squashed:
         return False
     squashed = _squash(outlet)

@@ -403,3 +403,17 @@ def test_in_a_fan_outlet_the_sequel_in_a_headline_is_the_films(topic: Topic) -> 
     assert sentences(topic, title, "We caught up with him.", outlet="Film Weekly")[0].kind != (
         "sequel"
     )
+
+
+def test_an_outlet_named_after_a_place_of_the_films_world_is_a_fan_outlet(topic: Topic) -> None:
+    post = (
+        "Script is DONE - discussion",
+        "Key bits: the script is finished and Cameron already gave notes. The sequel picks up a"
+        " year after the first one, and the story goes up toward Zalem.",
+    )
+    kept = judge(topic, *post, outlet="Scrapyard Forums")
+    assert kept.kept, kept.reason
+    assert "outlet is named after the film" in kept.reason
+    assert not judge(topic, *post, outlet="Film Forums").kept
+    # the word names outlets only: a feed entry about a scrapyard is not let through
+    assert not prefilter(topic, "Scrapyard fire closes the harbour road")
