@@ -20,8 +20,12 @@ from pipeline.relevance import (
 # Kinds of sentence that speak of the sequel; a trap sentence never earns a category.
 _ABOUT_SEQUEL = frozenset({"sequel", "support"})
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-# what is yet to come: a sentence in the future speaks of the sequel, whatever it recalls
-_FUTURE = re.compile(r"\b(?:will|won.t|is going to|are going to|is set to|are set to|plans? to)\b")
+# what is yet to come: a sentence in the future, or of what someone wants or is expected to
+# do, speaks of the sequel, whatever it recalls
+_FUTURE = re.compile(
+    r"\b(?:will|won.t|(?:is|are) (?:going|set|expected|coming|returning)|plans? to"
+    r"|wants? (?:to|back)|hopes? to|would (?:love|like) to)\b"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -360,3 +360,17 @@ def test_where_the_sequel_ends_or_what_is_set_where_is_plot(topic: Topic) -> Non
         " Insiders say the film ends at Zalem.", ""
     )
     assert "plot" not in {label.category for label in classify(topic, title, plain)}
+
+
+def test_an_actor_who_wants_back_in_is_cast_news_beside_the_first_film(topic: Topic) -> None:
+    title = "James Cameron: 'Alita 2 is in development, and Rosa wants back in'"
+    assert "cast" in {label.category for label in classify(topic, title, "It's in development.")}
+    title = "Alita: Battle Angel 2 gets the green light"
+    text = (
+        "20th Century Studios has greenlit Alita: Battle Angel 2, with Robert Rodriguez"
+        " directing. No casting was announced. Rosa Salazar, who played the cyborg heroine in"
+        " the first film, has said repeatedly that she wants to come back."
+    )
+    assert "cast" in {label.category for label in classify(topic, title, text)}
+    recap = text.replace("has said repeatedly that she wants to come back", "was praised")
+    assert "cast" not in {label.category for label in classify(topic, title, recap)}
