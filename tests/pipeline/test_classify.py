@@ -29,6 +29,11 @@ def earned(topic: Topic, name: str) -> dict[str, str]:
     return {label.category: label.sentence for label in classify(topic, *article(name))}
 
 
+def categories(topic: Topic, title: str, text: str, description: str = "") -> set[str]:
+    """The categories an article earns."""
+    return {label.category for label in classify(topic, title, text, description)}
+
+
 @pytest.mark.parametrize(
     ("name", "category", "words"),
     [
@@ -172,7 +177,7 @@ def _sample_articles() -> list[tuple[str, str, str, str, set[str]]]:
 def test_the_sample_world_is_classified_as_its_manifest_says(topic: Topic) -> None:
     counts = {name: [0, 0, 0] for name in topic.categories}  # true pos, false pos, false neg
     for _, title, text, description, expected in _sample_articles():
-        got = {label.category for label in classify(topic, title, text, description)}
+        got = categories(topic, title, text, description)
         for name, (tp, fp, fn) in counts.items():
             counts[name] = [
                 tp + (name in got & expected),
@@ -223,7 +228,7 @@ def test_one_place_of_the_story_in_a_sequel_sentence_is_plot(topic: Topic) -> No
         "Robert Rodriguez says the sequel's last act is set in Zalem, the floating city."
         " The film is in development."
     )
-    assert "plot" in {label.category for label in classify(topic, title, text)}
+    assert "plot" in categories(topic, title, text)
 
 
 def test_the_long_delayed_sequel_is_no_production_news(topic: Topic) -> None:
@@ -232,7 +237,7 @@ def test_the_long_delayed_sequel_is_no_production_news(topic: Topic) -> None:
         "Rosa Salazar will reprise the title role in Alita: Battle Angel 2, ending years of"
         " speculation about whether the long-delayed sequel would recast its lead."
     )
-    assert {label.category for label in classify(topic, title, text)} == {"cast"}
+    assert categories(topic, title, text) == {"cast"}
 
 
 def test_the_studio_confirming_a_casting_is_no_production_news(topic: Topic) -> None:
@@ -242,7 +247,7 @@ def test_the_studio_confirming_a_casting_is_no_production_news(topic: Topic) -> 
         " 20th Century Studios confirmed on Tuesday. The studio would not comment on the rest"
         " of the cast."
     )
-    assert {label.category for label in classify(topic, title, text)} == {"cast"}
+    assert categories(topic, title, text) == {"cast"}
 
 
 def test_no_date_yet_is_news_of_its_release(topic: Topic) -> None:
@@ -255,7 +260,7 @@ def test_no_date_yet_is_news_of_its_release(topic: Topic) -> None:
     labels = {label.category: label.sentence for label in classify(topic, title, text)}
     assert labels["release"] == "Disney has not announced a release date."
     undated = text.replace("has not announced a release date", "has not said a word")
-    assert "release" not in {label.category for label in classify(topic, title, undated)}
+    assert "release" not in categories(topic, title, undated)
 
 
 def test_what_the_sequel_will_do_counts_beside_a_memory_of_the_first_film(topic: Topic) -> None:
@@ -266,9 +271,9 @@ def test_what_the_sequel_will_do_counts_beside_a_memory_of_the_first_film(topic:
         " but Rodriguez has said the story will take Alita to Zalem, the floating city seen"
         " at the end of the first film."
     )
-    assert "plot" in {label.category for label in classify(topic, title, text)}
+    assert "plot" in categories(topic, title, text)
     recap = text.replace("the story will take Alita to Zalem", "the story took Alita to Zalem")
-    assert "plot" not in {label.category for label in classify(topic, title, recap)}
+    assert "plot" not in categories(topic, title, recap)
 
 
 def test_a_parked_car_is_no_parked_film(topic: Topic) -> None:
@@ -277,9 +282,9 @@ def test_a_parked_car_is_no_parked_film(topic: Topic) -> None:
         "Dario Vance has been cast as Jashugan in Alita: Battle Angel 2. If you know Vance"
         " from Cold Harbor, where he spent three seasons in a parked car, this may look odd."
     )
-    assert "production" not in {label.category for label in classify(topic, title, text)}
+    assert "production" not in categories(topic, title, text)
     parked = "Alita: Battle Angel 2 is parked until the fourth Avatar film is finished."
-    assert "production" in {label.category for label in classify(topic, title, parked)}
+    assert "production" in categories(topic, title, parked)
 
 
 def test_a_character_named_as_an_actors_part_is_casting_not_plot(topic: Topic) -> None:
@@ -288,9 +293,9 @@ def test_a_character_named_as_an_actors_part_is_casting_not_plot(topic: Topic) -
         "Dario Vance has left Alita: Battle Angel 2, and Marco Elling will take over the role"
         " of Motorball champion Jashugan, the studio confirmed."
     )
-    assert {label.category for label in classify(topic, title, text)} == {"cast"}
+    assert categories(topic, title, text) == {"cast"}
     story = text + " In the sequel Jashugan is the champion Alita must beat on her way to Zalem."
-    assert "plot" in {label.category for label in classify(topic, title, story)}
+    assert "plot" in categories(topic, title, story)
 
 
 def test_a_forum_thread_is_no_plot_thread(topic: Topic) -> None:
@@ -299,7 +304,7 @@ def test_a_forum_thread_is_no_plot_thread(topic: Topic) -> None:
         "Mahershala Ali's rep says he is not returning as Vector in Alita 2. UPDATE since"
         " this thread is on fire: Frameline got a statement from his rep."
     )
-    assert "plot" not in {label.category for label in classify(topic, title, text)}
+    assert "plot" not in categories(topic, title, text)
 
 
 def test_declining_to_comment_on_casting_is_no_cast_news(topic: Topic) -> None:
@@ -309,13 +314,13 @@ def test_declining_to_comment_on_casting_is_no_cast_news(topic: Topic) -> None:
         " directing from a script he wrote with James Cameron. A studio spokesperson declined"
         " to comment on casting, including whether Rosa Salazar would return in the title role."
     )
-    assert "cast" not in {label.category for label in classify(topic, title, text)}
+    assert "cast" not in categories(topic, title, text)
 
 
 def test_not_in_the_sequel_is_cast_news(topic: Topic) -> None:
     title = "Lana Condor NOT in Alita 2, rep kills the call sheet rumor"
     text = "Her rep says Lana hasn't been approached about the sequel."
-    assert "cast" in {label.category for label in classify(topic, title, text)}
+    assert "cast" in categories(topic, title, text)
 
 
 @pytest.mark.parametrize(
@@ -345,7 +350,7 @@ def test_an_actors_part_named_as_theirs_is_cast_news(topic: Topic) -> None:
         "The trailer closes on a two-second shot of Keean Johnson's Hugo, alive and standing"
         " in a Zalem corridor."
     )
-    assert "cast" in {label.category for label in classify(topic, title, text)}
+    assert "cast" in categories(topic, title, text)
 
 
 def test_where_the_sequel_ends_or_what_is_set_where_is_plot(topic: Topic) -> None:
@@ -355,22 +360,22 @@ def test_where_the_sequel_ends_or_what_is_set_where_is_plot(topic: Topic) -> Non
         " cut is long, and its sequences inside Zalem are all digital. Insiders say the film"
         " ends at Zalem."
     )
-    assert "plot" in {label.category for label in classify(topic, title, text)}
+    assert "plot" in categories(topic, title, text)
     plain = text.replace(", and its sequences inside Zalem are all digital", "").replace(
         " Insiders say the film ends at Zalem.", ""
     )
-    assert "plot" not in {label.category for label in classify(topic, title, plain)}
+    assert "plot" not in categories(topic, title, plain)
 
 
 def test_an_actor_who_wants_back_in_is_cast_news_beside_the_first_film(topic: Topic) -> None:
     title = "James Cameron: 'Alita 2 is in development, and Rosa wants back in'"
-    assert "cast" in {label.category for label in classify(topic, title, "It's in development.")}
+    assert "cast" in categories(topic, title, "It's in development.")
     title = "Alita: Battle Angel 2 gets the green light"
     text = (
         "20th Century Studios has greenlit Alita: Battle Angel 2, with Robert Rodriguez"
         " directing. No casting was announced. Rosa Salazar, who played the cyborg heroine in"
         " the first film, has said repeatedly that she wants to come back."
     )
-    assert "cast" in {label.category for label in classify(topic, title, text)}
+    assert "cast" in categories(topic, title, text)
     recap = text.replace("has said repeatedly that she wants to come back", "was praised")
-    assert "cast" not in {label.category for label in classify(topic, title, recap)}
+    assert "cast" not in categories(topic, title, recap)
