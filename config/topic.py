@@ -119,6 +119,9 @@ class TrapGroup(BaseModel):
     # False for what sequel news mentions as context (the Avatar schedule): such sentences
     # do not count against an article whose title names the sequel.
     counts_in_sequel_news: bool = True
+    # In a sentence that names the sequel, these say it draws on what the trap names ("the
+    # sequel is understood to draw on the Motorball chapters of the manga"): no trap there.
+    lifted_by: tuple[Pattern, ...] = ()
 
     @field_validator("patterns")
     @classmethod

@@ -24,7 +24,9 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 # do, speaks of the sequel, whatever it recalls
 _FUTURE = re.compile(
     r"\b(?:will|won.t|(?:is|are) (?:going|set|expected|coming|returning)|plans? to"
-    r"|wants? (?:to|back)|hopes? to|would (?:love|like) to)\b"
+    r"|wants? (?:to|back)|hopes? to|would (?:love|like) to"
+    # what is reported of it: "the story is said to pick up after the first film's end"
+    r"|(?:is|are) (?:said|understood|believed|reported|rumou?red|tipped) to (?!have\b))\b"
 )
 
 
@@ -251,10 +253,12 @@ def sentence_evidence(
         if declines and declines.search(view.normalized):
             continue  # "the studio declined to comment on casting"
         earlier = bool(earlier_film and earlier_film.search(view.normalized))
-        if earlier and view.kind != "sequel" and not (about and _FUTURE.search(view.normalized)):
-            # "Rosa Salazar played Alita in 2019": the earlier film's news; but "the story
-            # will take Alita to Zalem, seen at the end of the first film" is the sequel's
-            continue
+        if earlier and about and _FUTURE.search(view.normalized):
+            # "the story will take Alita to Zalem, seen at the end of the first film" is the
+            # sequel's: the earlier film is only what it recalls
+            earlier = False
+        elif earlier and view.kind != "sequel":
+            continue  # "Rosa Salazar played Alita in 2019": the earlier film's news
         factor = _factor(view, earlier, settings, topic.relevance.lead_sentences, near)
         raw = {m.name: _raw_score(m, view.normalized, settings) for m in categories}
         # hints ("the studio confirmed") beside what a sentence says outright of another

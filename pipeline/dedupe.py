@@ -22,6 +22,11 @@ BANDS = 64
 SEED = 20261124
 MIN_TOKENS = 40  # shorter texts (a feed's headline and summary) are not compared
 DUPLICATE_JACCARD = 0.25  # estimated Jaccard of word pairs from which one text copies another
+# A scraper's excerpt (the first paragraphs, then "continue reading") is a small part of its
+# original, so the two are little alike as wholes (a sixth of the text: Jaccard 0.17); what
+# gives it away is that nearly all of its word pairs are the original's.
+EXCERPT_FLOOR = 0.05  # estimated Jaccard from which two texts are compared word pair by pair
+EXCERPT_SHARE = 0.8  # share of the shorter text's word pairs found in the longer: an excerpt
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED)
@@ -75,12 +80,24 @@ def tokens(text: str) -> list[str]:
     return _WORD.findall(folded)
 
 
+def word_pairs(words: list[str]) -> set[str]:
+    """The pairs of adjacent words: what a copy shares with its original."""
+    return {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
+
+
+def excerpt_share(text: str, other: str) -> float:
+    """How much of the shorter text's word pairs the longer one has (0..1)."""
+    first, second = word_pairs(tokens(text)), word_pairs(tokens(other))
+    short, long = sorted((first, second), key=len)
+    return len(short & long) / len(short) if short else 0.0
+
+
 def signature(text: str) -> Signature | None:
     """The MinHash of a text's word pairs; None when the text is too short to compare."""
     words = tokens(text)
     if len(words) < MIN_TOKENS:
         return None
-    pairs = {f"{a} {b}".encode() for a, b in zip(words, words[1:], strict=False)}
+    pairs = {pair.encode() for pair in word_pairs(words)}
     minhash = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=_PERMUTATIONS, scheme=_SCHEME)
     minhash.update_batch(list(pairs))
     return Signature(minhash.hashvalues.astype(np.uint32))
@@ -106,12 +123,27 @@ def best_stored_match(
     gives up to 200 candidates an article, and one at a time they cost a millisecond."""
     if not stored:
         return None
-    ids = np.fromiter(stored, dtype=np.int64, count=len(stored))
-    values = np.frombuffer(b"".join(stored.values()), dtype="<u4").reshape(len(stored), NUM_PERM)
-    similarity = np.count_nonzero(values == mine.values, axis=1) / NUM_PERM
+    ids, similarity = _similarities(mine, stored)
     alike = similarity >= threshold
     if not alike.any():
         return None
     # the most similar; among equals the oldest article (smallest id) is the original
     best = max(zip(similarity[alike].tolist(), (-ids[alike]).tolist(), strict=True))
     return -best[1], best[0]
+
+
+def somewhat_alike(mine: Signature, stored: dict[int, bytes], floor: float = EXCERPT_FLOOR) -> list[int]:
+    """The stored signatures' articles at least `floor` alike to this one, most alike first:
+    those worth comparing word pair by pair."""
+    if not stored:
+        return []
+    ids, similarity = _similarities(mine, stored)
+    order = np.argsort(-similarity, kind="stable")
+    return [int(ids[i]) for i in order if similarity[i] >= floor]
+
+
+def _similarities(mine: Signature, stored: dict[int, bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """The stored articles' ids and their estimated Jaccard with this signature, all at once."""
+    ids = np.fromiter(stored, dtype=np.int64, count=len(stored))
+    values = np.frombuffer(b"".join(stored.values()), dtype="<u4").reshape(len(stored), NUM_PERM)
+    return ids, np.count_nonzero(values == mine.values, axis=1) / NUM_PERM

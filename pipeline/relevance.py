@@ -137,6 +137,7 @@ class _Matcher:
     trap_screen: re.Pattern[str] | None  # every trap pattern at once, to find trap sentences
     traps: tuple[tuple[str, re.Pattern[str]], ...]  # each group alone, to name it
     context_traps: frozenset[str]  # groups that sequel news mentions as context
+    lifts: tuple[tuple[str, re.Pattern[str]], ...]  # what lifts a group beside a sequel word
     squashed: tuple[str, ...]  # broad terms and outlet words without spaces: what names an
     # outlet after the film's world
     vocabulary: re.Pattern[str] | None  # the categories' terms and patterns
@@ -210,6 +211,11 @@ def _matcher(topic: Topic) -> _Matcher:
         trap_screen=screen_pattern(patterns),
         traps=traps,
         context_traps=frozenset(g.name for g in topic.traps if not g.counts_in_sequel_news),
+        lifts=tuple(
+            (group.name, re.compile("|".join(f"(?:{normalize(p)})" for p in group.lifted_by)))
+            for group in topic.traps
+            if group.lifted_by
+        ),
         squashed=tuple(
             sorted({_squash(term) for term in (*topic.broad_terms, *topic.outlet_words)} - {""})
         ),
@@ -379,6 +385,20 @@ def _trap_hits(matcher: _Matcher, doc: _Document) -> dict[str, set[int]]:
     }
 
 
+def _lifted(
+    matcher: _Matcher, doc: _Document, by_trap: dict[str, set[int]], sequel: set[int]
+) -> dict[str, set[int]]:
+    """The trap hits without the sentences that name the sequel and say it draws on what
+    the trap names (`lifted_by`)."""
+    for name, pattern in matcher.lifts:
+        hits = by_trap.get(name)
+        if hits:
+            by_trap[name] = {
+                i for i in hits if i not in sequel or not pattern.search(doc.sentences[i])
+            }
+    return by_trap
+
+
 _LATER_YEAR = re.compile(r"\b20[2-9]\d\b")  # a year after the first film's
 _COMMUNITY_WORDS = 6  # a lead this short naming the film is where it was posted
 
@@ -405,7 +425,7 @@ def _kinds(
     alias = _hits(matcher.aliases, doc)
     franchise = _hits(matcher.franchise, doc)
     words = _hits(matcher.sequel_words, doc)
-    by_trap = _trap_hits(matcher, doc)
+    by_trap = _lifted(matcher, doc, _trap_hits(matcher, doc), alias | words)
     lead = set(range(1, settings.lead_sentences + 1))
     named = alias | franchise
     anchored = dedicated or bool(named & ({0} | lead))

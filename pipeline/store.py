@@ -770,6 +770,18 @@ class Store:
             article_id = int(row[0])
             seen.add(article_id)
 
+    def article_texts(self, article_ids: Sequence[int]) -> dict[int, str]:
+        """The main text of each of these articles, by id."""
+        if not article_ids:
+            return {}
+        marks = ",".join("?" * len(article_ids))
+        return {
+            int(article): text or ""
+            for article, text in self.conn.execute(
+                f"SELECT id, text FROM articles WHERE id IN ({marks})", tuple(article_ids)
+            )
+        }
+
     def published(self, article_id: int) -> datetime | None:
         """When an article says it was published."""
         row = self.conn.execute(

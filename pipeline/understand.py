@@ -9,7 +9,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from config import StorySettings, Topic
-from pipeline.dedupe import Signature, best_stored_match, signature
+from pipeline.dedupe import (
+    EXCERPT_SHARE,
+    Signature,
+    best_stored_match,
+    excerpt_share,
+    signature,
+    somewhat_alike,
+)
 from pipeline.facts import analyse
 from pipeline.records import Analysis
 from pipeline.store import STORY_CANDIDATES, Store, iso
@@ -103,7 +110,26 @@ def _copy_in_story(
     """
     if mine is None:
         return None, None
-    return _copy_among(store, subject, store.story_signatures(story_id), threshold, mine)
+    stored = store.story_signatures(story_id)
+    found = _copy_among(store, subject, stored, threshold, mine)
+    if found[0] is None and found[1] is None:
+        found = _excerpt_among(store, subject, stored, mine)
+    return found
+
+
+def _excerpt_among(
+    store: Store, subject: Subject, stored: dict[int, bytes], mine: Signature
+) -> tuple[int | None, int | None]:
+    """The original and the matched article when one of the story's articles is an excerpt
+    of the other (a scraper's first paragraphs and a "continue reading" link): nearly all
+    the shorter one's word pairs are the longer one's. Only somewhat alike ones are read."""
+    others = {other: blob for other, blob in stored.items() if other != subject.id}
+    alike = somewhat_alike(mine, others)
+    texts = store.article_texts(alike)
+    for other in alike:
+        if excerpt_share(subject.text, texts.get(other, "")) >= EXCERPT_SHARE:
+            return _original(store, subject, other)
+    return None, None
 
 
 def _copy_among(

@@ -379,3 +379,34 @@ def test_an_actor_who_wants_back_in_is_cast_news_beside_the_first_film(topic: To
     assert "cast" in categories(topic, title, text)
     recap = text.replace("has said repeatedly that she wants to come back", "was praised")
     assert "cast" not in categories(topic, title, recap)
+
+
+def test_what_the_sequel_draws_from_the_manga_is_plot(topic: Topic) -> None:
+    title = "Rosa Salazar and Christoph Waltz sign on for Alita: Battle Angel 2"
+    text = (
+        "Rosa Salazar has closed a deal to return as Alita in Alita: Battle Angel 2, and"
+        " Christoph Waltz will again play Dr. Dyson Ido. Plot details are being kept under"
+        " wraps, but the sequel is understood to draw on the Motorball chapters of Yukito"
+        " Kishiro's manga."
+    )
+    assert categories(topic, title, text) == {"cast", "plot"}
+    reprint = text.replace(
+        "Plot details are being kept under wraps, but the sequel is understood to draw on the"
+        " Motorball chapters of Yukito Kishiro's manga.",
+        "Meanwhile the Motorball chapters of Yukito Kishiro's manga return in a deluxe edition.",
+    )
+    assert categories(topic, title, reprint) == {"cast"}
+
+
+def test_what_is_said_of_the_story_counts_beside_a_memory_of_the_first_film(
+    topic: Topic,
+) -> None:
+    title = "20th Century Studios greenlights Alita: Battle Angel 2"
+    text = (
+        "20th Century Studios has greenlit Alita: Battle Angel 2, with Robert Rodriguez back"
+        " to direct and the script finished. The story is said to pick up shortly after the"
+        " first film's final scene and to follow Alita toward the floating city of Zalem."
+    )
+    assert categories(topic, title, text) == {"production", "plot"}
+    recap = text.replace("is said to pick up", "was said to pick up")
+    assert categories(topic, title, recap) == {"production"}

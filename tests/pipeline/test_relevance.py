@@ -417,3 +417,11 @@ def test_an_outlet_named_after_a_place_of_the_films_world_is_a_fan_outlet(topic:
     assert not judge(topic, *post, outlet="Film Forums").kept
     # the word names outlets only: a feed entry about a scrapyard is not let through
     assert not prefilter(topic, "Scrapyard fire closes the harbour road")
+
+
+def test_the_sequel_drawing_on_the_manga_is_no_manga_trap(topic: Topic) -> None:
+    title = "Rosa Salazar returns for Alita: Battle Angel 2"
+    adapts = "The sequel is understood to draw on the Motorball chapters of Kishiro's manga."
+    reprint = "The Motorball chapters of Kishiro's manga return in a deluxe edition."
+    assert "manga-anime" not in judge(topic, title, adapts).reason
+    assert "'manga-anime' in 1 sentence" in judge(topic, title, reprint).reason

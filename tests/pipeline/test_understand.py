@@ -86,12 +86,12 @@ def test_rewrites_join_one_story_and_a_copy_points_to_its_original(
 
 
 def _original_then_copy(
-    store: Store, topic: Topic, settings: StorySettings, copied: str
+    store: Store, topic: Topic, settings: StorySettings, copied: str, original: str = CAST_A
 ) -> tuple[IngestResult, IngestResult]:
     """A trade report on a cast return, then a content farm's copy of it three hours on."""
     ingest = Ingestor(store, topic, settings).ingest
     title = "Rosa Salazar will return as Alita in Alita 2"
-    first = ingest(page("https://a.example/cast", title, CAST_A, "The Trade Ledger", DAY))
+    first = ingest(page("https://a.example/cast", title, original, "The Trade Ledger", DAY))
     copy = ingest(
         page("https://e.example/spun", title, copied, "Content Farm", DAY + timedelta(hours=3))
     )
@@ -122,6 +122,54 @@ def test_within_its_story_a_heavier_spun_copy_is_still_a_copy(store: Store, topi
     first, copy = _original_then_copy(store, topic, settings, spun)
     assert copy.story_id == first.story_id
     assert copy.duplicate_of == first.article_id
+
+
+INTERVIEW_REST = """
+Q: How far along is the script? A: Robert sends pages every few weeks. He and Jim argue over
+every scene, which is how you know they care. I have read enough to know where she goes next,
+and I am not allowed to say much more than that.
+
+Q: Has the technology changed since the first film? A: Completely. The head rig is lighter,
+there are more cameras around the volume, and the people at Weta can see the performance on a
+monitor while we are still shooting the take, which changes how you play a scene.
+
+Q: Do you keep in touch with the rest of the cast? A: Christoph sends me terrible jokes by text
+message, and Keean and I have a group chat with half the stunt team that never goes quiet.
+
+Q: What do you say to the fans who campaigned? A: That they did this. Billboards in Times
+Square, the art books, the petitions, all of it reached the studio, and I want to thank every
+one of them when we are finally on set together in Austin.
+
+Q: Anything you can tell us about the story? A: She is older, angrier, and she has a lot less
+patience for people who tell her what she is. That is all I will give you today, sorry.
+
+Q: How do you prepare, years before a shoot? A: I run, I skate, I do the fight drills twice a
+week with the same coordinator, and I read the manga again every winter to stay close to her.
+
+Q: Will it be worth the wait? A: I think so. Nobody involved would have come back for anything
+less, and the pages I have seen are the best thing I have read in a long time, honestly.
+"""
+
+
+def test_a_scrapers_excerpt_of_a_long_interview_is_a_copy(store: Store, topic: Topic) -> None:
+    # a scraper posts the first two paragraphs and a link: a sixth of the interview, so the
+    # two are little alike as wholes, but every word pair of the excerpt is the original's
+    interview = CAST_A + INTERVIEW_REST
+    opening = "\n\n".join(CAST_A.strip().split("\n\n")[:2])
+    excerpt = f"{opening}\n\n[Continue reading at tradeledger.example]"
+    original_signature, excerpt_signature = signature(interview), signature(excerpt)
+    assert original_signature is not None and excerpt_signature is not None
+    assert original_signature.jaccard(excerpt_signature) < StorySettings().story_duplicate_threshold
+
+    first, copy = _original_then_copy(store, topic, StorySettings(), excerpt, original=interview)
+    assert copy.kept and copy.story_id == first.story_id
+    assert copy.duplicate_of == first.article_id
+
+
+def test_a_rewrite_of_the_same_news_is_no_excerpt(store: Store, topic: Topic) -> None:
+    first, rewrite = _original_then_copy(store, topic, StorySettings(), CAST_B)
+    assert rewrite.story_id == first.story_id
+    assert rewrite.duplicate_of is None
 
 
 def test_a_changed_fact_is_a_new_development_with_what_it_replaced(
