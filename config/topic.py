@@ -142,6 +142,9 @@ class RelevanceSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     lead_sentences: int = Field(default=3, ge=1)
+    # a newsletter or recap greets its readers first: the sequel named outright within this
+    # many sentences anchors the article as a franchise name in its title would (0: never)
+    opening_sentences: int = Field(default=0, ge=0)
     title_weight: float = Field(default=0.4, ge=0.0, le=1.0)
     anchor_weight: float = Field(default=0.2, ge=0.0, le=1.0)
     lead_weight: float = Field(default=0.2, ge=0.0, le=1.0)

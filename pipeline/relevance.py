@@ -294,6 +294,7 @@ class _Kinds:
     spoken: set[int]  # speak of the categories' subjects under a title naming the sequel
     dedicated: bool  # the outlet is named after the film's world
     title_person: bool  # the title names one of the film's people
+    opening: bool = False  # the sequel is named outright in the opening, after the lead
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,11 +429,16 @@ def _kinds(
     by_trap = _lifted(matcher, doc, _trap_hits(matcher, doc), alias | words)
     lead = set(range(1, settings.lead_sentences + 1))
     named = alias | franchise
-    anchored = dedicated or bool(named & ({0} | lead))
+    opening = set(range(1, settings.opening_sentences + 1))
+    outright = (alias | (franchise & words)) - set().union(*by_trap.values())
+    opens = bool(outright & opening) and not named & ({0} | lead)
+    anchored = dedicated or opens or bool(named & ({0} | lead))
     # Sequel news speaks of the films it waits for: those traps are context where the title
     # names the film, or where the lead names the sequel under a title about nothing else.
     title_context = any(0 in by_trap[name] for name in matcher.context_traps if name in by_trap)
-    lead_names_sequel = bool((alias | (franchise & words) | (words if anchored else set())) & lead)
+    lead_names_sequel = opens or bool(
+        (alias | (franchise & words) | (words if anchored else set())) & lead
+    )
     if 0 in named or (lead_names_sequel and not title_context):
         by_trap = {k: v for k, v in by_trap.items() if k not in matcher.context_traps}
     trapped = set().union(*by_trap.values())
@@ -459,7 +465,7 @@ def _kinds(
     ):
         sequel.add(0)
     spoken: set[int] = set()
-    if 0 in sequel or dedicated or sequel & lead:
+    if 0 in sequel or dedicated or opens or sequel & lead:
         # Under a title or lead that names the sequel, or in an outlet about the film, a
         # sentence of its casting, dates or scripts speaks of it ("don't expect it in
         # theaters before 2031"): it counts as support here, though not as evidence of what
@@ -474,7 +480,7 @@ def _kinds(
         0 not in trapped
     )
     return _Kinds(
-        alias, named, sequel, support, trap_only, by_trap, spoken, dedicated, title_person
+        alias, named, sequel, support, trap_only, by_trap, spoken, dedicated, title_person, opens
     )
 
 
@@ -488,6 +494,7 @@ def _tally(kinds: _Kinds, doc: _Document, settings: RelevanceSettings) -> _Tally
         # sequel (an interview: "Christoph Waltz: 'I would go back to Iron City tomorrow'")
         title_anchor=0 in kinds.named
         or kinds.dedicated
+        or kinds.opening
         or (kinds.title_person and bool(kinds.sequel & lead)),
         # an outlet about the film whose post opens on its casting, dates or scripts
         lead_hit=bool(kinds.sequel & lead)

@@ -425,3 +425,27 @@ def test_the_sequel_drawing_on_the_manga_is_no_manga_trap(topic: Topic) -> None:
     reprint = "The Motorball chapters of Kishiro's manga return in a deluxe edition."
     assert "manga-anime" not in judge(topic, title, adapts).reason
     assert "'manga-anime' in 1 sentence" in judge(topic, title, reprint).reason
+
+
+def test_a_newsletter_that_greets_its_readers_first_is_about_its_first_item(
+    topic: Topic,
+) -> None:
+    memo = (
+        "Monday Memo: a green light in Austin, a new guild board, and your weekend numbers",
+        "Good morning. This week's memo is mostly about one thing, because half of you emailed"
+        " me about it.\n\nTHE BIG ONE. It finally happened: the Alita sequel has a green"
+        " light. 20th Century Studios signed off last week, Robert Rodriguez is directing,"
+        " and Lightstorm is producing. Performance capture on the sequel should start in Austin next"
+        " spring, and Weta FX is back. What I'm hearing about the story: it goes up to Zalem."
+        "\n\nELSEWHERE. The writers' guild elected a new board.\n\nSee you next Monday.",
+    )
+    kept = judge(topic, *memo, outlet="The Monday Memo")
+    assert kept.kept, kept.reason
+    # the same memo leading with other news names the sequel only in passing, further down
+    late = memo[1].replace(
+        "THE BIG ONE.",
+        "THE BIG ONE. The guild vote was closer than anyone expected. Turnout was the highest"
+        " in a decade. The new board meets in January. Its first item is the streaming"
+        " residuals fight. A profile of the winners is linked below.",
+    )
+    assert not judge(topic, memo[0], late, outlet="The Monday Memo").kept
