@@ -132,7 +132,9 @@ def best_stored_match(
     return -best[1], best[0]
 
 
-def somewhat_alike(mine: Signature, stored: dict[int, bytes], floor: float = EXCERPT_FLOOR) -> list[int]:
+def somewhat_alike(
+    mine: Signature, stored: dict[int, bytes], floor: float = EXCERPT_FLOOR
+) -> list[int]:
     """The stored signatures' articles at least `floor` alike to this one, most alike first:
     those worth comparing word pair by pair."""
     if not stored:

@@ -389,8 +389,8 @@ def _trap_hits(matcher: _Matcher, doc: _Document) -> dict[str, set[int]]:
 def _lifted(
     matcher: _Matcher, doc: _Document, by_trap: dict[str, set[int]], sequel: set[int]
 ) -> dict[str, set[int]]:
-    """The trap hits without the sentences that name the sequel and say it draws on what
-    the trap names (`lifted_by`)."""
+    """The trap hits without the `sequel` sentences (those that name it, or all of them
+    under a title that does) that say it draws on what the trap names (`lifted_by`)."""
     for name, pattern in matcher.lifts:
         hits = by_trap.get(name)
         if hits:
@@ -426,7 +426,11 @@ def _kinds(
     alias = _hits(matcher.aliases, doc)
     franchise = _hits(matcher.franchise, doc)
     words = _hits(matcher.sequel_words, doc)
-    by_trap = _lifted(matcher, doc, _trap_hits(matcher, doc), alias | words)
+    # under a title naming the sequel outright, "they are adapting the manga" is its news too
+    naming = alias | words
+    if 0 in alias | (franchise & words):
+        naming = set(range(len(doc.sentences)))
+    by_trap = _lifted(matcher, doc, _trap_hits(matcher, doc), naming)
     lead = set(range(1, settings.lead_sentences + 1))
     named = alias | franchise
     opening = set(range(1, settings.opening_sentences + 1))

@@ -425,6 +425,10 @@ def test_the_sequel_drawing_on_the_manga_is_no_manga_trap(topic: Topic) -> None:
     reprint = "The Motorball chapters of Kishiro's manga return in a deluxe edition."
     assert "manga-anime" not in judge(topic, title, adapts).reason
     assert "'manga-anime' in 1 sentence" in judge(topic, title, reprint).reason
+    # under a title that names the sequel, "they" adapting the manga is the sequel's makers
+    in_order = "If they are adapting the manga in order, the Motorball tournament comes first."
+    assert "manga-anime" not in judge(topic, "Alita: Battle Angel 2 is greenlit", in_order).reason
+    assert "manga-anime" in judge(topic, "Alita returns to theaters", in_order).reason
 
 
 def test_a_newsletter_that_greets_its_readers_first_is_about_its_first_item(
@@ -435,8 +439,9 @@ def test_a_newsletter_that_greets_its_readers_first_is_about_its_first_item(
         "Good morning. This week's memo is mostly about one thing, because half of you emailed"
         " me about it.\n\nTHE BIG ONE. It finally happened: the Alita sequel has a green"
         " light. 20th Century Studios signed off last week, Robert Rodriguez is directing,"
-        " and Lightstorm is producing. Performance capture on the sequel should start in Austin next"
-        " spring, and Weta FX is back. What I'm hearing about the story: it goes up to Zalem."
+        " and Lightstorm is producing. Performance capture on the sequel should start in"
+        " Austin next spring, and Weta FX is back. What I'm hearing about the story: it goes"
+        " up to Zalem."
         "\n\nELSEWHERE. The writers' guild elected a new board.\n\nSee you next Monday.",
     )
     kept = judge(topic, *memo, outlet="The Monday Memo")
