@@ -26,7 +26,11 @@ _FUTURE = re.compile(
     r"\b(?:will|won.t|(?:is|are) (?:going|set|expected|coming|returning)|plans? to"
     r"|wants? (?:to|back)|hopes? to|would (?:love|like) to"
     # what is reported of it: "the story is said to pick up after the first film's end"
-    r"|(?:is|are) (?:said|understood|believed|reported|rumou?red|tipped) to (?!have\b))\b"
+    r"|(?:is|are) (?:said|understood|believed|reported|rumou?red|tipped) to (?!have\b)"
+    # the same in the other languages the topic reads: "torneranno", "volverá", "reviendra"
+    r"|(?:torner|riprender|sar|interpreter)(?:a|anno)|(?:volver|regresar|ser|estar)an?"
+    r"|(?:voltar|retornar|ser)(?:a|ao)|(?:vai|vao|va|vont) (?:\w+ )?(?:voltar|revenir|\w+er)"
+    r"|(?:reviendr|reprendr|ser)(?:a|ont)|(?:wird|werden) (?:\w+ ){0,4}zuruckkehren)\b"
 )
 
 

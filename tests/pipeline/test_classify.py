@@ -410,3 +410,35 @@ def test_what_is_said_of_the_story_counts_beside_a_memory_of_the_first_film(
     assert categories(topic, title, text) == {"production", "plot"}
     recap = text.replace("is said to pick up", "was said to pick up")
     assert categories(topic, title, recap) == {"production"}
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "expected"),
+    [
+        (  # the cast will return, beside the first film: future tense in Italian
+            "«Alita: Battle Angel 2» ha una data: uscirà a luglio 2030",
+            "Disney ha fissato la data d'uscita di Alita: Battle Angel 2. Rosa Salazar e"
+            " Christoph Waltz torneranno nei ruoli di Alita e del dottor Dyson Ido, mentre Edward"
+            " Norton riprenderà il ruolo di Nova, che nel film del 2019 compariva per pochi minuti.",
+            {"release", "cast"},
+        ),
+        (  # what the sequel is based on, in Spanish, beside a manga
+            "Rosa Salazar vuelve para «Alita: Battle Angel 2»",
+            "Rosa Salazar repite como Alita en Alita: Battle Angel 2, confirmó el estudio."
+            " Los detalles de la trama se mantienen en secreto, pero la película se basará en los"
+            " capítulos del torneo de Motorball del manga de Yukito Kishiro.",
+            {"cast", "plot"},
+        ),
+        (  # where it is set, in Portuguese
+            "«Alita: Battle Angel 2» adia o início das filmagens",
+            "A captura de performance de Alita: Battle Angel 2 foi adiada para setembro."
+            " Rodriguez vai usar os meses extras para preparar uma abertura ambientada em Marte.",
+            {"production", "plot"},
+        ),
+    ],
+    ids=["it-future", "es-based-on", "pt-set-in"],
+)
+def test_the_sequels_cast_and_story_in_other_languages(
+    topic: Topic, title: str, text: str, expected: set[str]
+) -> None:
+    assert categories(topic, title, text) == expected
