@@ -419,7 +419,8 @@ def test_what_is_said_of_the_story_counts_beside_a_memory_of_the_first_film(
             "«Alita: Battle Angel 2» ha una data: uscirà a luglio 2030",
             "Disney ha fissato la data d'uscita di Alita: Battle Angel 2. Rosa Salazar e"
             " Christoph Waltz torneranno nei ruoli di Alita e del dottor Dyson Ido, mentre Edward"
-            " Norton riprenderà il ruolo di Nova, che nel film del 2019 compariva per pochi minuti.",
+            " Norton riprenderà il ruolo di Nova, che nel film del 2019 compariva per pochi"
+            " minuti.",
             {"release", "cast"},
         ),
         (  # what the sequel is based on, in Spanish, beside a manga
