@@ -443,3 +443,35 @@ def test_the_sequels_cast_and_story_in_other_languages(
     topic: Topic, title: str, text: str, expected: set[str]
 ) -> None:
     assert categories(topic, title, text) == expected
+
+
+def test_shooting_down_a_report_is_no_shoot(topic: Topic) -> None:
+    title = "Mahershala Ali is not returning for Alita: Battle Angel 2, rep says"
+    text = (
+        "Mahershala Ali will not appear in Alita: Battle Angel 2, his representatives said"
+        " Monday, shooting down a report that had spread over the weekend."
+    )
+    assert categories(topic, title, text) == {"cast"}
+    shoot = text + " Shooting on the sequel is set to begin in Austin next spring."
+    assert categories(topic, title, shoot) == {"cast", "production"}
+
+
+def test_a_lone_star_screening_and_an_unanswered_question_are_no_cast_news(
+    topic: Topic,
+) -> None:
+    title = "Robert Rodriguez on Alita 2: Nova is the villain this time"
+    text = (
+        "Robert Rodriguez took questions after a screening at the Lone Star Film Society."
+        " He said the sequel's villain is Nova and that the story goes up to Zalem."
+        " Asked who else returns, he said: I can't talk about casting tonight."
+    )
+    assert categories(topic, title, text) == {"plot"}
+
+
+def test_playing_the_part_again_is_cast_news(topic: Topic) -> None:
+    title = "Rosa Salazar on Alita: Battle Angel 2"
+    text = (
+        "So it's official: Rosa Salazar is playing Alita again in Alita: Battle Angel 2."
+        " I'm back in the suit, she said of the sequel."
+    )
+    assert categories(topic, title, text) == {"cast"}
