@@ -475,3 +475,15 @@ def test_playing_the_part_again_is_cast_news(topic: Topic) -> None:
         " I'm back in the suit, she said of the sequel."
     )
     assert categories(topic, title, text) == {"cast"}
+
+
+def test_a_podcast_released_on_tuesday_is_no_release_news(topic: Topic) -> None:
+    title = "Edward Norton returns as Nova, the villain of Alita: Battle Angel 2"
+    text = (
+        "Edward Norton will return as Nova in Alita: Battle Angel 2, Robert Rodriguez said in"
+        " a podcast released on Tuesday. The actor, seen only briefly in the 2019 film, moves"
+        " to the centre of the sequel as its villain."
+    )
+    assert "release" not in categories(topic, title, text)
+    dated = text + " The sequel itself moves to July 2030, and will be released in IMAX."
+    assert "release" in categories(topic, title, dated)
