@@ -29,6 +29,10 @@ EXCERPT_FLOOR = 0.05  # estimated Jaccard from which two texts are compared word
 EXCERPT_SHARE = 0.8  # share of the shorter text's word pairs found in the longer: an excerpt
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# a news search's results page: "Filmspiegel Online · 1 hour ago — Rosa Salazar bestätigt ..."
+_RESULT_LINE = re.compile(
+    r"(?m)^[^\n·]{2,80} · (?:\d+|an?|one) (?:min(?:ute)?|hour|day|week)s? ago\b", re.IGNORECASE
+)
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED)
 _PERMUTATIONS, _SCHEME = _TEMPLATE.permutations, _TEMPLATE.scheme
 
@@ -92,8 +96,17 @@ def excerpt_share(text: str, other: str) -> float:
     return len(short & long) / len(short) if short else 0.0
 
 
+def search_results(text: str) -> bool:
+    """Whether a text is a news search's results page: the first lines of a story, then
+    other outlets' headlines with their age. It quotes an article without being its copy."""
+    return _RESULT_LINE.search(text) is not None
+
+
 def signature(text: str) -> Signature | None:
-    """The MinHash of a text's word pairs; None when the text is too short to compare."""
+    """The MinHash of a text's word pairs; None when the text is too short to compare or
+    is a news search's results page (never a copy, nor anyone's original)."""
+    if search_results(text):
+        return None
     words = tokens(text)
     if len(words) < MIN_TOKENS:
         return None

@@ -5,7 +5,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from pipeline.dedupe import Signature, best_match, best_stored_match, signature
+from pipeline.dedupe import (
+    Signature,
+    best_match,
+    best_stored_match,
+    excerpt_share,
+    search_results,
+    signature,
+)
 from pipeline.store import BUCKET_READ, Store
 
 ORIGINAL = """
@@ -144,3 +151,30 @@ def test_an_old_article_is_found_behind_buckets_crowded_by_a_sites_boilerplate(
 
     assert crowded >= 3  # buckets of the footer alone, more than a lookup reads of each
     assert match is not None and match[0] == original
+
+
+LEAD = (
+    "Disney has set a release date for Alita: Battle Angel 2. The sequel will open in theaters"
+    " on July 19, 2030, the studio announced Tuesday, and it will be released in IMAX and 3D,"
+    " formats Lightstorm Entertainment has pushed on every one of its titles since Avatar"
+)
+
+
+def test_a_news_search_results_page_is_never_compared_as_a_copy() -> None:
+    results = (
+        f"{LEAD} ...\n\nThe Reel Dispatch · 2 hours ago\n\nMore results for this story:\n\n"
+        "'Alita 2' claims a July 2030 slot (Frontrow Brief · 1 hour ago)\n\n"
+        "CineNotizie · 40 minutes ago — Alita: Battle Angel 2 avrà una data"
+    )
+    assert search_results(results)
+    assert signature(results) is None
+    # the article it quotes, and an article that mentions a day-old report, are compared
+    assert not search_results(LEAD)
+    assert signature(LEAD + " and the Avatar sequels.") is not None
+    assert not search_results(f"{LEAD}, as Variety reported a day ago.")
+
+
+def test_an_excerpt_shares_nearly_all_its_word_pairs_with_its_original() -> None:
+    original = LEAD + ". The date places the film between the two remaining Avatar sequels."
+    assert excerpt_share(LEAD + " ... [Continue reading]", original) >= 0.8
+    assert excerpt_share("Rosa Salazar will return as Alita, her agent said.", original) == 0.0
