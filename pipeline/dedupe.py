@@ -27,6 +27,9 @@ DUPLICATE_JACCARD = 0.25  # estimated Jaccard of word pairs from which one text 
 # gives it away is that nearly all of its word pairs are the original's.
 EXCERPT_FLOOR = 0.05  # estimated Jaccard from which two texts are compared word pair by pair
 EXCERPT_SHARE = 0.8  # share of the shorter text's word pairs found in the longer: an excerpt
+# An excerpt's Jaccard with its original is about its share of the original's length; two
+# texts less than half as alike as that are no excerpt, and are not read to find out.
+EXCERPT_FIT = 0.5
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # a news search's results page: "Filmspiegel Online · 1 hour ago — Rosa Salazar bestätigt ..."
@@ -89,11 +92,20 @@ def word_pairs(words: list[str]) -> set[str]:
     return {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
 
 
-def excerpt_share(text: str, other: str) -> float:
-    """How much of the shorter text's word pairs the longer one has (0..1)."""
-    first, second = word_pairs(tokens(text)), word_pairs(tokens(other))
+def excerpt_share(text: str | set[str], other: str) -> float:
+    """How much of the shorter text's word pairs the longer one has (0..1); `text` may be
+    given as its word pairs already."""
+    first = text if isinstance(text, set) else word_pairs(tokens(text))
+    second = word_pairs(tokens(other))
     short, long = sorted((first, second), key=len)
     return len(short & long) / len(short) if short else 0.0
+
+
+def may_be_excerpt(similarity: float, length: int, other_length: int) -> bool:
+    """Whether two texts this alike and this long may be an excerpt and its original: the
+    estimated Jaccard is near the shorter one's share of the longer's length."""
+    short, long = sorted((length, other_length))
+    return long > 0 and similarity >= EXCERPT_FLOOR and similarity >= EXCERPT_FIT * short / long
 
 
 def search_results(text: str) -> bool:
@@ -147,14 +159,14 @@ def best_stored_match(
 
 def somewhat_alike(
     mine: Signature, stored: dict[int, bytes], floor: float = EXCERPT_FLOOR
-) -> list[int]:
-    """The stored signatures' articles at least `floor` alike to this one, most alike first:
-    those worth comparing word pair by pair."""
+) -> list[tuple[int, float]]:
+    """The stored signatures' articles at least `floor` alike to this one, with their
+    estimated Jaccard, most alike first."""
     if not stored:
         return []
     ids, similarity = _similarities(mine, stored)
     order = np.argsort(-similarity, kind="stable")
-    return [int(ids[i]) for i in order if similarity[i] >= floor]
+    return [(int(ids[i]), float(similarity[i])) for i in order if similarity[i] >= floor]
 
 
 def _similarities(mine: Signature, stored: dict[int, bytes]) -> tuple[np.ndarray, np.ndarray]:

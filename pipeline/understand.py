@@ -14,8 +14,11 @@ from pipeline.dedupe import (
     Signature,
     best_stored_match,
     excerpt_share,
+    may_be_excerpt,
     signature,
     somewhat_alike,
+    tokens,
+    word_pairs,
 )
 from pipeline.facts import analyse
 from pipeline.records import Analysis
@@ -125,9 +128,18 @@ def _excerpt_among(
     the shorter one's word pairs are the longer one's. Only somewhat alike ones are read."""
     others = {other: blob for other, blob in stored.items() if other != subject.id}
     alike = somewhat_alike(mine, others)
-    texts = store.article_texts(alike)
-    for other in alike:
-        if excerpt_share(subject.text, texts.get(other, "")) >= EXCERPT_SHARE:
+    lengths = store.text_lengths([other for other, _ in alike])
+    mine_length = len(subject.text)
+    fit = [
+        other
+        for other, similarity in alike
+        if may_be_excerpt(similarity, mine_length, lengths.get(other, 0))
+    ]
+    if not fit:
+        return None, None
+    texts, pairs = store.article_texts(fit), word_pairs(tokens(subject.text))
+    for other in fit:
+        if excerpt_share(pairs, texts.get(other, "")) >= EXCERPT_SHARE:
             return _original(store, subject, other)
     return None, None
 

@@ -10,6 +10,7 @@ from pipeline.dedupe import (
     best_match,
     best_stored_match,
     excerpt_share,
+    may_be_excerpt,
     search_results,
     signature,
 )
@@ -178,3 +179,11 @@ def test_an_excerpt_shares_nearly_all_its_word_pairs_with_its_original() -> None
     original = LEAD + ". The date places the film between the two remaining Avatar sequels."
     assert excerpt_share(LEAD + " ... [Continue reading]", original) >= 0.8
     assert excerpt_share("Rosa Salazar will return as Alita, her agent said.", original) == 0.0
+
+
+def test_only_texts_as_alike_as_an_excerpt_would_be_are_read_word_by_word() -> None:
+    # a sixth of a long interview is about a sixth alike to it
+    assert may_be_excerpt(0.17, 1_000, 6_000)
+    # two articles of about the same length and a tenth alike are no excerpt of each other
+    assert not may_be_excerpt(0.1, 5_000, 6_000)
+    assert not may_be_excerpt(0.03, 500, 6_000)
