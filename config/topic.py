@@ -164,6 +164,9 @@ class Category(BaseModel):
     about: str = ""
     terms: Words = Field(default_factory=FrozenWords)  # each counts term_weight
     patterns: tuple[Pattern, ...] = ()  # each counts term_weight
+    # like patterns, but they say the category outright only in a sentence that says no
+    # other category outright: a date beside "filming starts" is the shoot's
+    lone_patterns: tuple[Pattern, ...] = ()
     hints: Words = Field(default_factory=FrozenWords)  # each counts hint_weight
     hint_patterns: tuple[Pattern, ...] = ()  # each counts hint_weight
     people: tuple[Term, ...] = ()  # each counts name_weight

@@ -6,6 +6,7 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from config.topic import Category, ClassifySettings, Topic
 from pipeline.records import Label
@@ -68,6 +69,7 @@ class _CategoryMatcher:
     name: str
     terms: re.Pattern[str] | None
     patterns: _Patterns
+    lone_patterns: _Patterns  # outright only where no other category is
     hints: re.Pattern[str] | None
     hint_patterns: _Patterns
     names: re.Pattern[str] | None
@@ -109,6 +111,7 @@ def _compile(topic: Topic, name: str, category: Category) -> _CategoryMatcher:
         name=name,
         terms=terms_pattern(term for group in category.terms.values() for term in group),
         patterns=_Patterns.of(category.patterns),
+        lone_patterns=_Patterns.of(category.lone_patterns),
         hints=terms_pattern(term for group in category.hints.values() for term in group),
         hint_patterns=_Patterns.of(category.hint_patterns),
         names=terms_pattern((*category.people, *category.places)),
@@ -157,9 +160,17 @@ def _as_role(text: str, start: int) -> bool:
     return bool(_ROLE_OF.search(text, max(0, start - 60), start))
 
 
-def _raw_score(
-    matcher: _CategoryMatcher, text: str, settings: ClassifySettings
-) -> tuple[float, bool, bool]:
+class _Raw(NamedTuple):
+    """What one sentence says for one category."""
+
+    score: float
+    outright: bool  # a term, a pattern or enough of its names
+    stated: bool  # one of the category's facts, beside a name where it needs one
+    lone: bool  # outright by its lone patterns only ("in spring 2027"): another category's
+    # outright words in the sentence make them its attribution
+
+
+def _raw_score(matcher: _CategoryMatcher, text: str, settings: ClassifySettings) -> _Raw:
     """What one normalized sentence says for a category, whether it says it outright and
     whether it states one of the category's facts.
 
@@ -171,6 +182,7 @@ def _raw_score(
     patterns = matcher.patterns.count(text)
     stated = bool((names or not matcher.facts_need_name) and matcher.facts.any(text))
     patterns += stated
+    lone = matcher.lone_patterns.count(text)
     # a hint inside a term ("story" in "the story") is not counted twice
     hints = [
         span
@@ -180,11 +192,12 @@ def _raw_score(
     weak = len(hints) + matcher.hint_patterns.count(text)
     name_weight = settings.name_weight if matcher.name_weight is None else matcher.name_weight
     score = (
-        settings.term_weight * (len(strong) + patterns)
+        settings.term_weight * (len(strong) + patterns + lone)
         + settings.hint_weight * weak
         + name_weight * names
     )
-    return score, bool(strong or patterns or names >= matcher.names_outright), stated
+    outright = bool(strong or patterns or names >= matcher.names_outright)
+    return _Raw(score, outright or bool(lone), stated, not outright and bool(lone))
 
 
 def _factor(
@@ -266,11 +279,14 @@ def sentence_evidence(
         factor = _factor(view, earlier, settings, topic.relevance.lead_sentences, near)
         raw = {m.name: _raw_score(m, view.normalized, settings) for m in categories}
         # hints ("the studio confirmed") beside what a sentence says outright of another
-        # category are its attribution, not a second subject
-        if any(outright for _, outright, _ in raw.values()):
-            raw = {name: found for name, found in raw.items() if found[1]}
-        total = sum(score for score, _, _ in raw.values())
-        for name, (score, outright, stated) in raw.items():
+        # category are its attribution, not a second subject; so is a lone pattern ("in
+        # spring 2027") beside another category's own words ("capture begins")
+        if any(r.outright and not r.lone for r in raw.values()):
+            raw = {name: r for name, r in raw.items() if r.outright and not r.lone}
+        elif any(r.outright for r in raw.values()):
+            raw = {name: r for name, r in raw.items() if r.outright}
+        total = sum(r.score for r in raw.values())
+        for name, (score, outright, stated, _) in raw.items():
             if score >= settings.min_sentence_score:
                 share = (score / total) ** settings.split_power
                 weighed = round(factor * score * share, 3)

@@ -487,3 +487,14 @@ def test_a_podcast_released_on_tuesday_is_no_release_news(topic: Topic) -> None:
     assert "release" not in categories(topic, title, text)
     dated = text + " The sequel itself moves to July 2030, and will be released in IMAX."
     assert "release" in categories(topic, title, dated)
+
+
+def test_a_date_beside_the_shoot_is_the_shoots_not_the_release(topic: Topic) -> None:
+    title = "Alita: Battle Angel 2 holds an open casting call in Austin"
+    text = (
+        "Alita: Battle Angel 2 is casting skaters and extras in Austin. Performance capture on"
+        " the sequel runs between April and August 2027, the casting notice says."
+    )
+    assert "release" not in categories(topic, title, text)
+    dated = text + " The sequel itself is expected in July 2030."
+    assert "release" in categories(topic, title, dated)
