@@ -26,6 +26,8 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _FUTURE = re.compile(
     r"\b(?:will|won.t|(?:is|are) (?:going|set|expected|coming|returning)|plans? to"
     r"|wants? (?:to|back)|hopes? to|would (?:love|like) to|(?:looking|looks) forward to"
+    # what follows the first film: "the story picks up where the 2019 film left off"
+    r"|(?:picks?|picking) up (?:\w+ ){0,3}(?:where|after|from)|left off"
     # what is reported of it: "the story is said to pick up after the first film's end"
     r"|(?:is|are) (?:said|understood|believed|reported|rumou?red|tipped) to (?!have\b)"
     # the same in the other languages the topic reads: "torneranno", "volverá", "reviendra"

@@ -498,3 +498,17 @@ def test_a_date_beside_the_shoot_is_the_shoots_not_the_release(topic: Topic) -> 
     assert "release" not in categories(topic, title, text)
     dated = text + " The sequel itself is expected in July 2030."
     assert "release" in categories(topic, title, dated)
+
+
+def test_a_recap_of_the_2019_film_is_no_plot_but_what_picks_up_after_it_is(
+    topic: Topic,
+) -> None:
+    title = "Jennifer Connelly on Alita: Battle Angel 2: 'I won't be in it'"
+    text = (
+        "Jennifer Connelly will not return for Alita: Battle Angel 2, her representative said."
+        " Chiren, a cybersurgeon desperate to return to Zalem, is dismembered on Nova's orders"
+        " at the end of the 2019 film."
+    )
+    assert categories(topic, title, text) == {"cast"}
+    sequel = text + " The sequel's story picks up where the 2019 film left off, in Zalem."
+    assert categories(topic, title, sequel) == {"cast", "plot"}
