@@ -408,7 +408,10 @@ def test_what_is_said_of_the_story_counts_beside_a_memory_of_the_first_film(
         " first film's final scene and to follow Alita toward the floating city of Zalem."
     )
     assert categories(topic, title, text) == {"production", "plot"}
-    recap = text.replace("is said to pick up", "was said to pick up")
+    recap = text.replace(
+        "The story is said to pick up shortly after the first film's final scene and to",
+        "The first film's story was said to",
+    )
     assert categories(topic, title, recap) == {"production"}
 
 
