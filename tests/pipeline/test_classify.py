@@ -515,3 +515,16 @@ def test_a_recap_of_the_2019_film_is_no_plot_but_what_picks_up_after_it_is(
     assert categories(topic, title, text) == {"cast"}
     sequel = text + " The sequel's story picks up where the 2019 film left off, in Zalem."
     assert categories(topic, title, sequel) == {"cast", "plot"}
+
+
+def test_signing_on_as_a_consultant_is_crew_not_cast(topic: Topic) -> None:
+    title = "Yukito Kishiro joins Alita: Battle Angel 2"
+    text = (
+        "Yukito Kishiro, the creator of the manga, has signed on as a creative consultant on"
+        " Alita: Battle Angel 2, Lightstorm said."
+    )
+    assert categories(topic, title, text) == {"production"}
+    actor = text.replace("Yukito Kishiro, the creator of the manga,", "Rosa Salazar").replace(
+        " as a creative consultant", ""
+    )
+    assert categories(topic, title.replace("Yukito Kishiro", "Rosa Salazar"), actor) == {"cast"}
