@@ -325,3 +325,23 @@ def test_a_korean_or_japanese_rewrite_joins_the_story_by_its_peoples_names(
     assert japanese.story_id == english.story_id
     [story] = store.stories()
     assert story["articles"] == 3
+
+
+def test_an_article_is_mainly_about_every_category_nearly_as_sure_as_its_surest(
+    topic: Topic,
+) -> None:
+    from pipeline.records import Analysis, Label
+    from pipeline.stories import evidence_keys
+
+    title, text = "Alita: Battle Angel 2 is dated", "Alita: Battle Angel 2 opens in July 2030."
+
+    def main_categories(*labels: tuple[str, float]) -> set[str]:
+        analysis = Analysis(tuple(Label(c, p, text) for c, p in labels), ())
+        keys = evidence_keys(topic, title, text, analysis)
+        return {key[2:] for key in keys if key.startswith("c:")}
+
+    # two rewrites whose top two categories swap places still share both
+    assert main_categories(("release", 0.9), ("production", 0.85)) == {"release", "production"}
+    assert main_categories(("release", 0.85), ("production", 0.9)) == {"release", "production"}
+    # a side subject is not what the article is about
+    assert main_categories(("release", 0.9), ("production", 0.5)) == {"release"}
