@@ -772,26 +772,20 @@ class Store:
 
     def article_texts(self, article_ids: Sequence[int]) -> dict[int, str]:
         """The main text of each of these articles, by id."""
-        if not article_ids:
-            return {}
-        marks = ",".join("?" * len(article_ids))
-        return {
-            int(article): text or ""
-            for article, text in self.conn.execute(
-                f"SELECT id, text FROM articles WHERE id IN ({marks})", tuple(article_ids)
-            )
-        }
+        return {k: v or "" for k, v in self._of_articles("text", article_ids).items()}
 
     def text_lengths(self, article_ids: Sequence[int]) -> dict[int, int]:
         """The length in characters of each of these articles' main text, by id."""
+        return {k: int(v or 0) for k, v in self._of_articles("length(text)", article_ids).items()}
+
+    def _of_articles(self, column: str, article_ids: Sequence[int]) -> dict[int, Any]:
+        """One column (a fixed SQL expression, never user input) of these articles, by id."""
         if not article_ids:
             return {}
         marks = ",".join("?" * len(article_ids))
+        query = f"SELECT id, {column} FROM articles WHERE id IN ({marks})"
         return {
-            int(article): int(length or 0)
-            for article, length in self.conn.execute(
-                f"SELECT id, length(text) FROM articles WHERE id IN ({marks})", tuple(article_ids)
-            )
+            int(article): value for article, value in self.conn.execute(query, tuple(article_ids))
         }
 
     def published(self, article_id: int) -> datetime | None:
