@@ -501,6 +501,9 @@ def test_a_date_beside_the_shoot_is_the_shoots_not_the_release(topic: Topic) -> 
     assert "release" not in categories(topic, title, text)
     dated = text + " The sequel itself is expected in July 2030."
     assert "release" in categories(topic, title, dated)
+    # nor is a death date a release date
+    tribute = text + " It is dedicated to Jon Landau, who died in July 2024."
+    assert "release" not in categories(topic, title, tribute)
 
 
 def test_a_recap_of_the_2019_film_is_no_plot_but_what_picks_up_after_it_is(
