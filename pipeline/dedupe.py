@@ -32,9 +32,11 @@ EXCERPT_SHARE = 0.8  # share of the shorter text's word pairs found in the longe
 EXCERPT_FIT = 0.5
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-# a news search's results page: "Filmspiegel Online · 1 hour ago — Rosa Salazar bestätigt ..."
+# a news search's results page: "Filmspiegel Online · 1 hour ago — Rosa Salazar bestätigt ...",
+# "The Studio Sheet - 2 hours ago"
 _RESULT_LINE = re.compile(
-    r"(?m)^[^\n·]{2,80} · (?:\d+|an?|one) (?:min(?:ute)?|hour|day|week)s? ago\b", re.IGNORECASE
+    r"(?m)^[^\n·]{2,80}? [·|\u2013\u2014-] (?:\d+|an?|one) (?:min(?:ute)?|hour|day|week)s? ago\b",
+    re.IGNORECASE,
 )
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED)
 _PERMUTATIONS, _SCHEME = _TEMPLATE.permutations, _TEMPLATE.scheme

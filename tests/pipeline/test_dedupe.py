@@ -169,6 +169,8 @@ def test_a_news_search_results_page_is_never_compared_as_a_copy() -> None:
     )
     assert search_results(results)
     assert signature(results) is None
+    # other engines write "Outlet - 2 hours ago"
+    assert search_results(f"The Reel Dispatch - 2 hours ago\n\n{LEAD} ...")
     # the article it quotes, and an article that mentions a day-old report, are compared
     assert not search_results(LEAD)
     assert signature(LEAD + " and the Avatar sequels.") is not None
