@@ -33,7 +33,7 @@ run: $(STAMP)
 	$(BIN)/sequelwatch daemon
 
 # the held-out sets written under the labelling guide, each scored once: pooled, one figure
-HELDOUT := $(foreach n,3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18,tests/data/eval/heldout$(n))
+HELDOUT := $(foreach n,3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19,tests/data/eval/heldout$(n))
 
 eval: $(STAMP)
 	$(BIN)/python -m pipeline.evaluate tests/data/eval/dev tests/data/eval/heldout15 tests/data/eval/heldout14 tests/data/eval/heldout13 tests/data/eval/heldout12 tests/data/eval/heldout11 tests/data/eval/heldout10 tests/data/eval/heldout9 tests/data/eval/heldout8 tests/data/eval/heldout7 tests/data/eval/heldout6 tests/data/eval/heldout5 tests/data/eval/heldout4 tests/data/eval/heldout3 tests/data/eval/heldout2 tests/data/eval/heldout
