@@ -13,10 +13,13 @@ import smtplib
 import socket
 import ssl
 import tempfile
+import threading
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
+from queue import SimpleQueue
 from types import TracebackType
 from typing import ClassVar, Protocol, Self
 
@@ -185,6 +188,7 @@ class SmtpTransport:
         env: Mapping[str, str],
         *,
         ssl_context: ssl.SSLContext | None = None,
+        warn: bool = True,
     ) -> None:
         self.settings = settings
         self._env = env
@@ -192,7 +196,8 @@ class SmtpTransport:
         self._smtp: _KeepsDataReply | None = None
         self._batch = False
         self._secrets: tuple[str, ...] = ()
-        if settings.user and settings.security == "none" and not _is_loopback(settings.host):
+        unencrypted = settings.user and settings.security == "none"
+        if warn and unencrypted and not _is_loopback(settings.host):
             log.warning("the SMTP password for %s goes unencrypted (security = none)", self.address)
 
     @property
@@ -312,6 +317,94 @@ class SmtpTransport:
         for secret in self._secrets:
             text = text.replace(secret, "[password]")
         return text
+
+
+class SmtpPool:
+    """Several connections to one SMTP server, sending side by side (`connections`).
+
+    A message costs the sender four round trips (MAIL, RCPT, DATA, the message) spent
+    waiting for the server; with several connections those waits overlap each other and
+    the composing of the next digests. `submit` hands a message to the next free
+    connection and returns a Future of its receipt (or of its DeliveryError); `send`
+    delivers one at once. Inside `with pool:` the connections are kept for the batch and
+    closed, politely, at its end. Each connection is used by one thread at a time.
+    """
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        env: Mapping[str, str],
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.settings = settings
+        self.connections = settings.connections
+        self._env = env
+        if ssl_context is None and settings.security != "none":
+            ssl_context = ssl.create_default_context()  # one CA store for every connection
+        self._ssl_context = ssl_context
+        self._made: list[SmtpTransport] = []
+        self._free: SimpleQueue[SmtpTransport] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def address(self) -> str:
+        """host:port of the server, for messages."""
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def _take(self) -> SmtpTransport:
+        """A connection nobody is using: a free one, else a new one up to `connections`."""
+        with self._lock:
+            if self._free.empty() and len(self._made) < self.connections:
+                transport = SmtpTransport(
+                    self.settings, self._env, ssl_context=self._ssl_context, warn=not self._made
+                )
+                if self._executor is not None:
+                    transport.__enter__()  # kept for the batch
+                self._made.append(transport)
+                return transport
+        return self._free.get()
+
+    def send(self, message: EmailMessage) -> str:
+        """Deliver one message now, on a free connection; the receipt, or DeliveryError."""
+        transport = self._take()
+        try:
+            return transport.send(message)
+        finally:
+            self._free.put(transport)
+
+    def submit(self, message: EmailMessage) -> Future[str]:
+        """Hand the message to the next free connection; inside `with`, without waiting."""
+        if self._executor is None:
+            done: Future[str] = Future()
+            try:
+                done.set_result(self.send(message))
+            except Exception as exc:  # noqa: BLE001 - the Future carries it to the caller
+                done.set_exception(exc)
+            return done
+        return self._executor.submit(self.send, message)
+
+    def __enter__(self) -> Self:
+        """Send side by side and keep the connections until the end of the block."""
+        self._executor = ThreadPoolExecutor(self.connections, thread_name_prefix="smtp")
+        for transport in self._made:
+            transport.__enter__()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Wait for the messages handed over, then say goodbye on every connection."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        self.close()
+
+    def close(self) -> None:
+        """Close every kept connection."""
+        for transport in self._made:
+            transport.__exit__(None, None, None)
 
 
 def _classify(
@@ -436,5 +529,7 @@ def _is_loopback(host: str) -> bool:
 def transport_for(settings: DeliverySettings, outbox: Path, env: Mapping[str, str]) -> Transport:
     """The transport the settings ask for: the outbox folder or the SMTP server."""
     if settings.method == "smtp":
+        if settings.smtp.connections > 1:
+            return SmtpPool(settings.smtp, env)
         return SmtpTransport(settings.smtp, env)
     return OutboxTransport(outbox)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -96,6 +98,9 @@ class Postman:
         self._items: dict[tuple[int, str, tuple[str, ...]], StoryItem] = {}
         self._rows: dict[tuple[int, str], dict[str, Any]] = {}  # developments rows, this run
         self._latest: Digest | None = None  # the run's newest digest, for the web copy
+        self._in_run = False
+        # handed to a side-by-side transport, not yet recorded: (future, id, message, ...)
+        self._handed: deque[tuple[Future[str], int, EmailMessage, Mapping[str, Any], int]] = deque()
 
     # -- composing -----------------------------------------------------------------------
 
@@ -204,10 +209,16 @@ class Postman:
         """Send what is pending, then each due subscriber's new developments."""
         report = SendReport()
         self._rows.clear()  # what the store says now, not what an earlier run read
-        with _batch(self.transport):  # one connection for the run, where the transport can
-            if not dry_run:
-                self.retry_pending(report)
-            self._each_subscriber(report, frequency, to, dry_run)
+        with _batch(self.transport):  # connections kept for the run, where the transport can
+            self._in_run = True
+            try:
+                if not dry_run:
+                    self.retry_pending(report)
+                self._each_subscriber(report, frequency, to, dry_run)
+            finally:
+                self._in_run = False
+                while self._handed:
+                    self._settle(report)
         if self._latest is not None:
             # the web copy is for anyone: without any subscriber's personal links
             write_web_copy(render_digest(replace(self._latest, token="")), self.web_copy)
@@ -284,32 +295,67 @@ class Postman:
         report: SendReport,
         attempts: int = 0,
     ) -> None:
-        """Hand one reserved message to the transport and record what happened."""
-        line = f"{subscriber['email']}: {message['Subject']}"
-        try:
-            receipt = self.transport.send(message)
-        except RecipientRejected as exc:
-            self.store.mark_digest(digest_id, "rejected", last_error=str(exc))
-            self.store.update_subscriber(
-                subscriber["id"], status="rejected", rejected_reason=str(exc)
-            )
-            report.rejected.append(f"{line} ({exc})")
-            logger.warning("rejected %s: %s", subscriber["email"], exc)
+        """Hand one reserved message to the transport and record what happened.
+
+        During a run, a transport that sends side by side (`SmtpPool`) takes the message
+        without waiting; what happened to it is recorded here, in the store's thread, once
+        it is known and in the order the messages were handed over.
+        """
+        submit = getattr(self.transport, "submit", None)
+        if submit is None or not self._in_run:
+            try:
+                outcome: str | DeliveryError = self.transport.send(message)
+            except DeliveryError as exc:
+                outcome = exc
+            self._record(digest_id, message, subscriber, report, attempts, outcome)
             return
+        self._handed.append((submit(message), digest_id, message, subscriber, attempts))
+        waiting = 2 * int(getattr(self.transport, "connections", 1))
+        while self._handed and (self._handed[0][0].done() or len(self._handed) > waiting):
+            self._settle(report)
+
+    def _settle(self, report: SendReport) -> None:
+        """Wait for the oldest message handed over and record what happened to it."""
+        future, digest_id, message, subscriber, attempts = self._handed.popleft()
+        try:
+            outcome: str | DeliveryError = future.result()
         except DeliveryError as exc:
+            outcome = exc
+        self._record(digest_id, message, subscriber, report, attempts, outcome)
+
+    def _record(
+        self,
+        digest_id: int,
+        message: EmailMessage,
+        subscriber: Mapping[str, Any],
+        report: SendReport,
+        attempts: int,
+        outcome: str | DeliveryError,
+    ) -> None:
+        """Mark the reserved message sent, failed (kept for later) or rejected."""
+        line = f"{subscriber['email']}: {message['Subject']}"
+        if isinstance(outcome, RecipientRejected):
+            self.store.mark_digest(digest_id, "rejected", last_error=str(outcome))
+            self.store.update_subscriber(
+                subscriber["id"], status="rejected", rejected_reason=str(outcome)
+            )
+            report.rejected.append(f"{line} ({outcome})")
+            logger.warning("rejected %s: %s", subscriber["email"], outcome)
+            return
+        if isinstance(outcome, DeliveryError):
             # A refusal of our setup (login, TLS, sender) says nothing against the message:
             # keep it, so the news goes out once the configuration is fixed.
-            if exc.temporary or isinstance(exc, SetupFailure):
-                self._fail(digest_id, str(exc), attempts)
-                report.failed.append(f"{line} ({exc})")
+            if outcome.temporary or isinstance(outcome, SetupFailure):
+                self._fail(digest_id, str(outcome), attempts)
+                report.failed.append(f"{line} ({outcome})")
             else:
-                self.store.mark_digest(digest_id, "rejected", last_error=str(exc))
-                report.rejected.append(f"{line} ({exc})")
-            logger.warning("could not send to %s: %s", subscriber["email"], exc)
+                self.store.mark_digest(digest_id, "rejected", last_error=str(outcome))
+                report.rejected.append(f"{line} ({outcome})")
+            logger.warning("could not send to %s: %s", subscriber["email"], outcome)
             return
         self.store.mark_digest(digest_id, "sent", sent_at=iso(self.now()), last_error=None)
         (report.retried if attempts else report.sent).append(line)
-        logger.info("sent %s (%s)", line, receipt)
+        logger.info("sent %s (%s)", line, outcome)
 
     def _fail(self, digest_id: int, error: str, attempts: int) -> None:
         """Keep a message for a later run, waiting longer after each failure."""

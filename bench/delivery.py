@@ -6,9 +6,10 @@ The stories are made by the real pipeline (`Ingestor.ingest` of synthetic pages 
 bench/growth.py, dated in the last few days, until the store holds the number asked for);
 the subscribers are confirmed through `alerts.subscribers.subscribe`. Each run copies that
 store and, in a child process, has the real `alerts.digest.Postman` compose, render,
-reserve, send (through `SmtpTransport`, security "none", one connection for the run as
-the daemon uses) and record every digest. An aiosmtpd server in this process, on
-127.0.0.1, counts what it accepts. Figures: messages per second and the sender's peak RSS.
+reserve, send (through `transport_for`, security "none": the default four connections,
+each kept for the run, as the daemon uses) and record every digest. An aiosmtpd server
+in this process, on 127.0.0.1, counts what it accepts. Figures: messages per second and
+the sender's peak RSS.
 """
 
 from __future__ import annotations

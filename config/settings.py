@@ -135,6 +135,7 @@ class SmtpSettings(_Model):
         "SEQUELWATCH_SMTP_PASSWORD"
     )
     timeout: Annotated[Number, Field(gt=0)] = 30.0
+    connections: Annotated[int, Field(ge=1, le=20)] = 4  # sending at once, each its own login
 
 
 class DeliverySettings(_Model):

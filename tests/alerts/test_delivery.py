@@ -21,6 +21,7 @@ from alerts.delivery import (
     PermanentFailure,
     RecipientRejected,
     SetupFailure,
+    SmtpPool,
     SmtpTransport,
     TemporaryFailure,
     transport_for,
@@ -449,5 +450,9 @@ def test_starttls_never_falls_back_to_plain_text(smtp_server: StartServer) -> No
 def test_transport_for_follows_the_method(tmp_path: Path) -> None:
     outbox = transport_for(DeliverySettings(), tmp_path / "outbox", {})
     assert isinstance(outbox, OutboxTransport) and outbox.folder == tmp_path / "outbox"
-    smtp = transport_for(DeliverySettings(method="smtp"), tmp_path, {})
-    assert isinstance(smtp, SmtpTransport) and smtp.settings == DeliverySettings().smtp
+    pool = transport_for(DeliverySettings(method="smtp"), tmp_path, {})
+    assert isinstance(pool, SmtpPool) and pool.settings == DeliverySettings().smtp
+    assert pool.connections == 4  # the default: four messages on their way at once
+    one = DeliverySettings(method="smtp", smtp=SmtpSettings(connections=1))
+    smtp = transport_for(one, tmp_path, {})
+    assert isinstance(smtp, SmtpTransport) and smtp.settings.connections == 1
