@@ -4,9 +4,11 @@ Extracting a page, judging it and reading a kept article (labels, facts, evidenc
 store and take most of a crawl's CPU; the crawl's own process also runs Scrapy and writes
 the store. A busy crawl hands that work to reader processes and uses the machine's other
 core. A small crawl never starts one: the first `START_AFTER` pages are read in the crawl's
-own process, which is also where everything is read when `[crawl] readers = 0` or when a
-reader process dies. The crawl's process also reads while its readers start (a second or
-two of imports) and whenever they have `BACKLOG` pages each waiting: both cores read.
+own process. The readers start once more pages than that have been asked for, so that
+they are up (a second or two of imports) by the time most pages come back. Everything is
+read in the crawl's own process when `[crawl] readers = 0` or when a reader process dies;
+it also reads while its readers start and whenever they have `BACKLOG` pages each
+waiting: both cores read.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from config import Topic
 from pipeline.ingest import Prepared, prepare
@@ -39,6 +42,10 @@ def _start_reader(topic: Topic) -> None:
     _topic = topic
 
 
+def _ready() -> None:
+    """Sent to a starting reader process: done once it is up."""
+
+
 def _prepare_here(page: Page) -> Prepared:
     """In a reader process: prepare one page for the topic it was started with."""
     assert _topic is not None, "reader process started without a topic"
@@ -52,8 +59,9 @@ class Readers:
         self.topic = topic
         self.processes = processes
         self.seen = 0
+        self.asked = 0  # pages requested so far: more than START_AFTER, and readers start
         self.pool: ProcessPoolExecutor | None = None
-        self.started: Future[Prepared] | None = None  # the first page sent: done, they are up
+        self.started: Future[Any] | None = None  # the first work sent: done, they are up
         self.failed = False
         self.pending: list[Future[Prepared]] = []  # pages sent to the readers, not yet read
         self.sent = 0  # pages read by reader processes
@@ -78,9 +86,20 @@ class Readers:
                 return prepared
         return prepare(page, self.topic)
 
+    def expect(self) -> None:
+        """A page has been requested: once more than `START_AFTER` have, start the readers
+        at once rather than when the pages arrive, which then would be read here while the
+        readers import."""
+        self.asked += 1
+        if self.asked > START_AFTER and self.started is None:
+            pool = self._pool()
+            if pool is not None:
+                self.started = pool.submit(_ready)
+
     def _pool(self) -> ProcessPoolExecutor | None:
         """The reader processes, started once the crawl has shown it is busy."""
-        if self.pool is None and not self.failed and self.processes and self.seen > START_AFTER:
+        busy = max(self.seen, self.asked) > START_AFTER
+        if self.pool is None and not self.failed and self.processes and busy:
             # spawn, not fork: the crawl's process runs threads (Twisted's, SQLite's)
             self.pool = ProcessPoolExecutor(
                 self.processes,

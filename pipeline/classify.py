@@ -12,6 +12,7 @@ from config.topic import Category, ClassifySettings, Topic
 from pipeline.records import Label
 from pipeline.relevance import (
     SentenceView,
+    boundary_first,
     judge_sentences,
     normalize,
     screen_pattern,
@@ -95,7 +96,7 @@ class Evidence:
 
 def topic_regex(pattern: str) -> re.Pattern[str]:
     """Compile a topic pattern with its accents folded like the text (escapes keep their case)."""
-    return re.compile(_NON_ASCII.sub(lambda m: normalize(m.group()), pattern))
+    return re.compile(boundary_first(_NON_ASCII.sub(lambda m: normalize(m.group()), pattern)))
 
 
 def _fact_patterns(topic: Topic, name: str) -> tuple[str, ...]:

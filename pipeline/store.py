@@ -264,6 +264,18 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX digests_subscriber ON digests(subscriber_id, kind, status, created_at, sent_at);
     """,
+    # 7: the full-text index follows an article's title and text only. sqlite-utils' update
+    # trigger fired on every UPDATE of the row, so marking an article (its story, its
+    # original, its evidence) took its whole text out of the index and put it back, several
+    # times per article: a tenth of a crawl's time in its own process.
+    """
+    DROP TRIGGER IF EXISTS articles_au;
+    CREATE TRIGGER articles_au AFTER UPDATE OF title, text ON articles BEGIN
+      INSERT INTO articles_fts (articles_fts, rowid, title, text)
+        VALUES ('delete', old.rowid, old.title, old.text);
+      INSERT INTO articles_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+    END;
+    """,
 )
 
 # When an article's news happened, as indexed by articles_moment (keep the two identical).

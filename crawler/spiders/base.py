@@ -189,6 +189,7 @@ class SourceSpider(scrapy.Spider):
         if not prefilter(self.state.settings.topic, *texts):
             self.state.count(source.name, "prefiltered")
             return
+        self.state.readers.expect()
         yield scrapy.Request(
             url,
             callback=self.parse_article,

@@ -14,7 +14,7 @@ import pytest
 from bench.site import serve_site
 from bench.throughput import write_config
 from config import load_topic
-from crawler.reading import START_AFTER
+from crawler.reading import START_AFTER, Readers
 from tests.helpers import ROOT, run_cli
 
 pytestmark = pytest.mark.slow
@@ -83,6 +83,23 @@ def test_a_small_crawl_starts_no_reader(tmp_path: Path) -> None:
         log, db = _crawl(tmp_path / "small", served.site.feeds, 1)
     assert "reader process" not in log
     assert _what_a_user_sees(db)["kept"] >= 0.9 * (START_AFTER // 2)
+
+
+def test_readers_start_once_many_pages_are_asked_for_before_any_comes_back() -> None:
+    topic = load_topic(ROOT / "config" / "topics" / "alita-battle-angel-2.toml")
+    few, many = Readers(topic, 1), Readers(topic, 1)
+    try:
+        for _ in range(START_AFTER):
+            few.expect()
+            many.expect()
+        assert few.pool is None and many.pool is None  # a small crawl starts none
+        many.expect()
+        assert many.pool is not None and many.started is not None
+        many.started.result(timeout=120)  # the reader process is up before any page is read
+        assert many.seen == 0
+    finally:
+        few.close()
+        many.close()
 
 
 def test_the_topic_travels_to_a_reader_process_whole() -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from config.topic import Topic
-from pipeline.relevance import judge, normalize, prefilter, sentences, terms_pattern
+from pipeline.relevance import (
+    boundary_first,
+    judge,
+    normalize,
+    prefilter,
+    sentences,
+    terms_pattern,
+)
 
 ARTICLES = Path(__file__).parents[1] / "data" / "relevance"
 
@@ -454,3 +461,26 @@ def test_a_newsletter_that_greets_its_readers_first_is_about_its_first_item(
         " residuals fight. A profile of the winners is linked below.",
     )
     assert not judge(topic, memo[0], late, outlet="The Monday Memo").kept
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(?<!died in )(?<!away on )\b(?:june|july) 20[2-9]\d\b",
+        r"(?<!long.)\bdelayed\b",
+        r"(?<!who )\b(?:played|starred)\b",
+    ],
+)
+def test_a_boundary_moved_before_the_lookbehinds_matches_the_same(pattern: str) -> None:
+    moved = boundary_first(pattern)
+    assert moved.startswith(r"\b(?<!") and moved != pattern
+    texts = [
+        "the sequel is dated june 2027", "she died in june 2027", "it passed away on july 2028",
+        "a long-delayed film", "the film was delayed again", "postjune 2027", "who played alita",
+        "salazar played alita", "replayed", "dated june2027",
+    ]  # fmt: skip
+    for text in texts:
+        assert [m.span() for m in re.finditer(moved, text)] == [
+            m.span() for m in re.finditer(pattern, text)
+        ], text
+    assert boundary_first(r"\bnova\b") == r"\bnova\b"  # nothing to move

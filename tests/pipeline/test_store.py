@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -97,6 +98,23 @@ def test_export_and_search_leave_out_what_is_off_topic(store: Store) -> None:
     assert [r["url"] for r in store.search("Salazar")] == ["https://a.example/on"]
     assert len(store.search("Salazar", everything=True)) == 2
     assert store.search('"unbalanced AND (') == []  # user input is never FTS syntax
+
+
+def test_search_follows_a_text_filled_in_and_not_the_marks_on_an_article(store: Store) -> None:
+    headline = article("https://a.example/h", title="Alita 2 news")
+    headline = replace(headline, text="", unresolved=True)
+    saved = store.save_article(headline)
+    assert store.search("Salazar", everything=True) == []
+    # the page is fetched later: its text is searchable from then on
+    again = store.save_article(article("https://a.example/h"))
+    assert again.new and again.id == saved.id
+    assert [r["url"] for r in store.search("Salazar")] == ["https://a.example/h"]
+    # marking the article (its original, its evidence) changes that row alone: its text
+    # is not taken out of the index and put back
+    before = store.conn.total_changes
+    store.mark_article(saved.id, duplicate_of=None, stale=True, evidence=["p:rosa salazar"])
+    assert store.conn.total_changes - before == 1
+    assert [r["url"] for r in store.search("Salazar")] == ["https://a.example/h"]
 
 
 def test_source_health_counts_consecutive_failures_and_keeps_validators(store: Store) -> None:
