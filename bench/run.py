@@ -70,11 +70,32 @@ def machine() -> str:
     )
 
 
-def collect(pages: int, runs: int, quick: bool) -> dict[str, Any]:
-    """Run every benchmark and gather their figures."""
+SECTIONS = ("throughput", "steady_state", "selectivity", "growth", "delivery", "daemon_idle")
+
+
+def collect(
+    pages: int,
+    runs: int,
+    quick: bool,
+    only: tuple[str, ...] = SECTIONS,
+    earlier: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run the benchmarks (the `only` sections; the others' figures are kept from the
+    `earlier` results) and gather their figures, with the date each section ran."""
     from bench import daemon_idle, delivery, growth, selectivity, throughput
 
-    results: dict[str, Any] = {"machine": machine(), "date": datetime.now(UTC).isoformat()}
+    now = datetime.now(UTC).isoformat()
+    results: dict[str, Any] = {"machine": machine(), "date": now}
+    earlier = earlier or {}
+    dates = dict(earlier.get("section_dates") or {})
+    for name in SECTIONS:
+        if name not in only and name in earlier:
+            results[name] = earlier[name]
+            dates.setdefault(name, earlier.get("date", "?"))
+            for key in TARGETS:
+                if key in earlier and key not in results and _section_of(earlier, key) == name:
+                    results[key] = earlier[key]
+    results["section_dates"] = dates
     sections = {
         "throughput": lambda: throughput.throughput(pages, runs),
         "steady_state": lambda: throughput.steady_state(pages, runs),
@@ -86,6 +107,9 @@ def collect(pages: int, runs: int, quick: bool) -> dict[str, Any]:
         "daemon_idle": lambda: daemon_idle.daemon_idle(60.0),
     }
     for name, run in sections.items():
+        if name not in only:
+            continue
+        dates[name] = now
         print(f"== {name}", flush=True)
         try:
             figures = run()
@@ -98,6 +122,11 @@ def collect(pages: int, runs: int, quick: bool) -> dict[str, Any]:
                 results[key] = value.get("median") if isinstance(value, dict) else value
         print(json.dumps(figures, indent=2, default=str), flush=True)
     return results
+
+
+def _section_of(results: dict[str, Any], key: str) -> str | None:
+    """The section whose figures hold a target's key."""
+    return next((n for n in SECTIONS if key in (results.get(n) or {})), None)
 
 
 def table(results: dict[str, Any]) -> str:
@@ -118,14 +147,15 @@ def report(results: dict[str, Any], pages: int, runs: int) -> str:
         "",
         f"Machine: {results['machine']}  ",
         f"Date: {results['date']}  ",
+        *_older_sections(results),
         f"Pages: {pages}; runs per figure: {runs} (median; min and max in results.json).",
         "",
         table(results),
         "",
     ]
     growth = results.get("growth") or {}
-    if results.get("ingest_100k_vs_1k") is None and "error" not in growth:
-        at = growth.get("crawl_peak_rss_at")
+    at = growth.get("crawl_peak_rss_at")
+    if results.get("ingest_100k_vs_1k") is None and at is not None:
         lines += [
             f"This run left out the 100,000-article store (`--quick`): the growth"
             f" figures stop at {at:,} articles, and the peak RSS is the one there.",
@@ -133,6 +163,15 @@ def report(results: dict[str, Any], pages: int, runs: int) -> str:
         ]
     lines += ["Details of every section are in `bench/results.json`.", ""]
     return "\n".join(lines)
+
+
+def _older_sections(results: dict[str, Any]) -> list[str]:
+    """A line naming the sections kept from an earlier run (`--only`), with their dates."""
+    dates = results.get("section_dates") or {}
+    older = [f"{name} ({when[:10]})" for name, when in dates.items() if when != results["date"]]
+    if not older:
+        return []
+    return [f"Kept from earlier runs (`--only` reran the rest): {', '.join(older)}  "]
 
 
 def main() -> None:
@@ -144,9 +183,23 @@ def main() -> None:
     parser.add_argument(
         "--report", action="store_true", help="Only rewrite RESULTS.md from results.json."
     )
+    parser.add_argument(
+        "--only",
+        help=f"Rerun these sections (comma-separated, of {', '.join(SECTIONS)}) and keep the"
+        " others' figures from results.json, each with the date it ran.",
+    )
     args = parser.parse_args()
     if args.report:
         results = json.loads((HERE / "results.json").read_text())
+    elif args.only:
+        only = tuple(name.strip() for name in args.only.split(",") if name.strip())
+        unknown = [name for name in only if name not in SECTIONS]
+        if unknown:
+            parser.error(f"no section {', '.join(unknown)} (known: {', '.join(SECTIONS)})")
+        path = HERE / "results.json"
+        earlier = json.loads(path.read_text()) if path.exists() else {}
+        results = collect(args.pages, args.runs, args.quick, only, earlier)
+        path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     else:
         results = collect(args.pages, args.runs, args.quick)
         (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
