@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -385,12 +385,14 @@ def matching_stories(
     window_hours: float,
     background: Background | None = None,
     counts: Counter[str] | None = None,
+    holders: Mapping[str, set[int]] | None = None,
 ) -> list[Match]:
     """The stories whose most alike article is alike enough, most alike first.
 
     How rare a piece of evidence is comes from the window's articles and from the
     `background` of articles being placed together with this one; `counts`, when given,
-    is how many of the `members` have each key (kept up to date by `pipeline.window`).
+    is how many of the `members` have each key and `holders` which of them (by article),
+    both kept up to date by `pipeline.window`.
     The mean over a story's articles tells a story the article is about as a whole from
     one it only touches through a single article: only the former is a reason to merge.
 
@@ -399,20 +401,18 @@ def matching_stories(
     article's own evidence), which needs the weights of this article's keys alone; a story
     none of whose articles reaches the threshold by that bound is left out, as it would be
     after scoring. Weighing every key of every article in the window took most of a crawl's
-    placing time.
+    placing time. With `holders`, what each article shares is gathered key by key from
+    those that hold it, rather than by intersecting this article's keys with each of the
+    window's articles (most of which share only a common key or two).
     """
     if not keys or not members:
         return []
     rarity: Counter[str] = Counter() if counts is None else counts
-    sizes: Counter[int] = Counter()  # each story's articles in the window
-    sharing = []  # the articles with some evidence in common: only they score above 0
-    dates = _release_dates(keys)
-    for story_id, _, member, seen in members:
-        if counts is None:
+    if counts is None:
+        for _, _, member, _ in members:
             rarity.update(member)
-        sizes[story_id] += 1
-        if not keys.isdisjoint(member):
-            sharing.append((story_id, member, seen))
+    sizes = Counter(story_id for story_id, _, _, _ in members)  # each story's window articles
+    dates = _release_dates(keys)
     total = len(members)
     waiting: Counter[str] = Counter()
     if background is not None:
@@ -421,14 +421,24 @@ def matching_stories(
     own = _weights(keys, rarity, waiting, total)
     # fsum is exact: the same evidence scores the same whatever order the sets iterate in
     mine = math.fsum(own.values())
-    common = [math.fsum(map(own.__getitem__, keys & member)) for _, member, _ in sharing]
     # the bound, with room for rounding: a story it lets through is scored exactly
     bar = threshold * mine * (1 - 1e-9)
-    likely = {
-        story_id
-        for (story_id, _, seen), shared in zip(sharing, common, strict=True)
-        if shared >= bar and shared * closeness(_hours(when, seen), window_hours) >= bar
-    }
+    # the articles with some evidence in common (only they score above 0), and its weight
+    if holders is None:
+        sharing = [(s, m, seen) for s, _, m, seen in members if not keys.isdisjoint(m)]
+        common = [math.fsum(map(own.__getitem__, keys & m)) for _, m, _ in sharing]
+        likely = {
+            story_id
+            for (story_id, _, seen), shared in zip(sharing, common, strict=True)
+            if shared >= bar and shared * closeness(_hours(when, seen), window_hours) >= bar
+        }
+    else:
+        likely = _likely_stories(keys, own, members, holders, bar, when, window_hours)
+        sharing, common = [], []
+        for story_id, _, member, seen in members:
+            if story_id in likely and not keys.isdisjoint(member):
+                sharing.append((story_id, member, seen))
+                common.append(math.fsum(map(own.__getitem__, keys & member)))
     if not likely:
         return []
     # an article whose headline gives another release date reports another development
@@ -453,6 +463,38 @@ def matching_stories(
         if max(each) >= threshold
     ]
     return sorted(found, key=lambda match: (-match.best, match.story))
+
+
+def _likely_stories(
+    keys: frozenset[str],
+    own: dict[str, float],
+    members: Sequence[tuple[int, int, frozenset[str], datetime]],
+    holders: Mapping[str, set[int]],
+    bar: float,
+    when: datetime,
+    window_hours: float,
+) -> set[int]:
+    """The stories with an article whose share of this article's evidence (near in time)
+    reaches the bar, found through the keys that few articles hold.
+
+    The keys many articles hold (a lead actor's name, "the sequel") weigh little: together
+    they are kept under the bar, so an article that shares nothing else cannot reach it and
+    is never looked at. Only the holders of the other keys are: a few, not the window.
+    """
+    common, rare = 0.0, set()
+    for key in sorted(keys, key=lambda k: (-len(holders.get(k, ())), k)):
+        if (common + own[key]) * (1 + 1e-12) < bar:
+            common += own[key]
+        else:
+            rare.add(key)
+    looked = set().union(*(holders.get(key, ()) for key in rare))
+    likely = set()
+    for story_id, article, member, seen in members:
+        if article in looked and story_id not in likely:
+            shared = math.fsum(map(own.__getitem__, keys & member))
+            if shared >= bar and shared * closeness(_hours(when, seen), window_hours) >= bar:
+                likely.add(story_id)
+    return likely
 
 
 _RELEASE_HEAD = "f:release:release:"

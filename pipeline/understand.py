@@ -244,7 +244,7 @@ def _place(
     story_id = store.article_story(kin) if kin is not None else None
     if story_id is None:
         moment = news_moment(subject)
-        members, counts = _candidates(store, window, moment, settings)
+        members, counts, holders = _candidates(store, window, moment, settings)
         found = matching_stories(
             keys,
             moment,
@@ -253,6 +253,7 @@ def _place(
             settings.window_seconds / 3600,
             background,
             counts,
+            holders,
         )
         if found:
             # An article that reports the news of two stories as a whole shows they were
@@ -270,20 +271,25 @@ def _place(
 
 def _candidates(
     store: Store, window: StoryWindow | None, moment: datetime, settings: StorySettings
-) -> tuple[list[tuple[int, int, frozenset[str], datetime]], Counter[str] | None]:
+) -> tuple[
+    list[tuple[int, int, frozenset[str], datetime]],
+    Counter[str] | None,
+    dict[str, set[int]] | None,
+]:
     """The story articles near the moment, from the window if there is one, with how many
-    of them have each key (None: not counted yet)."""
+    of them have each key and which (None, None: not counted yet)."""
     span = timedelta(seconds=settings.window_seconds)
     since, until, near = iso(moment - span) or "", iso(moment + span) or "", iso(moment) or ""
     if window is not None:
-        return window.candidates(since, until, near, STORY_CANDIDATES), window.counts
+        members = window.candidates(since, until, near, STORY_CANDIDATES)
+        return members, window.counts, window.holders
     members = [
         (story, article, parse_evidence(stored), seen)
         for story, article, stored, seen in store.story_candidates(
             since, until, near, STORY_CANDIDATES
         )
     ]
-    return members, None
+    return members, None, None
 
 
 # How many waiting articles are placed together: their evidence is weighed as one batch.

@@ -53,6 +53,7 @@ class StoryWindow:
         self._by_article = {member.article: member for member in self._members}
         self._chosen: dict[int, _Member] = {}  # the candidates last handed out
         self.counts: Counter[str] = Counter()  # how many of them have each key
+        self.holders: dict[str, set[int]] = {}  # which of them (articles) have each key
 
     @staticmethod
     def _member(row: tuple[int, int, str, str, float]) -> _Member:
@@ -66,7 +67,7 @@ class StoryWindow:
         self, since: str, until: str, near: str, limit: int = STORY_CANDIDATES
     ) -> list[tuple[int, int, frozenset[str], datetime]]:
         """(story, article, evidence, when) of the articles `Store.story_candidates` gives;
-        `counts` then counts their evidence."""
+        `counts` then counts their evidence, and `holders` says which of them have each key."""
         if since < self._since or until > self._until:
             raise ValueError(f"{since}..{until} is outside the window {self._since}..{self._until}")
         first = bisect_left(self._members, since, key=_moment)
@@ -84,11 +85,23 @@ class StoryWindow:
         now = {member.article: member for member in chosen}
         for article, member in self._chosen.items():
             if article not in now:
-                self.counts.subtract(member.keys)
+                self._forget(member)
         for article, member in now.items():
             if article not in self._chosen:
                 self.counts.update(member.keys)
+                for key in member.keys:
+                    self.holders.setdefault(key, set()).add(article)
         self._chosen = now
+
+    def _forget(self, member: _Member) -> None:
+        """Take a candidate's evidence out of `counts` and `holders`."""
+        self.counts.subtract(member.keys)
+        for key in member.keys:
+            holding = self.holders.get(key)
+            if holding is not None:
+                holding.discard(member.article)
+                if not holding:
+                    del self.holders[key]
 
     def reload(self, article: int) -> None:
         """Read an article again from the store: whether it is a candidate, and its story."""
@@ -96,7 +109,7 @@ class StoryWindow:
         if old is not None:
             del self._members[bisect_left(self._members, _order(old), key=_order)]
             if self._chosen.pop(article, None) is not None:
-                self.counts.subtract(old.keys)
+                self._forget(old)
         for row in self._store.window_articles(self._since, self._until, article):
             member = self._member(row)
             insort(self._members, member, key=_order)

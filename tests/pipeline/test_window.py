@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -57,6 +58,11 @@ def same_answer(store: Store, window: StoryWindow, limit: int) -> None:
         for *_, keys, _ in theirs:
             counted.update(keys)
         assert +window.counts == counted, near
+        holding: dict[str, set[int]] = {}
+        for _, article, keys, _ in theirs:
+            for key in keys:
+                holding.setdefault(key, set()).add(article)
+        assert window.holders == holding, near
 
 
 def test_the_window_answers_as_the_store_through_merges_and_copies(tmp_path: Path) -> None:
@@ -155,3 +161,32 @@ def test_settling_with_the_window_places_as_the_store_query_does(
     assert placements(tmp_path, topic, "query", monkeypatch) == (windowed, compared, merges)
     assert merges and sum(copy is not None for *_, copy in windowed) >= 3
     assert max(len(members) for members in compared) == 3
+
+
+def test_gathering_shared_evidence_by_key_scores_as_comparing_each_article() -> None:
+    rng = random.Random(7)
+    vocabulary = [f"p:person {n}" for n in range(12)] + [f"q:quote {n}" for n in range(30)]
+    members = [
+        (
+            rng.randrange(40),  # story
+            article,
+            frozenset(rng.sample(vocabulary[:6], 2) + rng.sample(vocabulary, rng.randrange(6))),
+            DAY + timedelta(hours=rng.randrange(-72, 72)),
+        )
+        for article in range(1, 301)
+    ]
+    counts: Counter[str] = Counter()
+    holders: dict[str, set[int]] = {}
+    for _, article, keys, _ in members:
+        counts.update(keys)
+        for key in keys:
+            holders.setdefault(key, set()).add(article)
+    matched = 0
+    for n in range(40):
+        keys = frozenset(rng.sample(vocabulary, 4 + n % 5))
+        args = (keys, DAY, members, 0.2, 14 * 24.0, None)
+        each = matching_stories(*args, Counter(counts))
+        assert matching_stories(*args, Counter(counts), holders) == each
+        assert matching_stories(*args) == each
+        matched += bool(each)
+    assert matched > 10  # the comparison saw matches, not only empty answers
