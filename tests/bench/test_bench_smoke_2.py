@@ -47,7 +47,14 @@ def test_a_store_cached_before_the_latest_migration_is_upgraded_not_rebuilt(
     older = tmp_path / f"growth-30-g{GENERATOR_VERSION}-m{latest - 1}.db"
     fill_store(older, 30, seed=30)
     conn = sqlite3.connect(older)  # as the previous version left it: one migration short
-    conn.execute("DROP INDEX digests_subscriber")
+    # what the latest migration (7) changed, as it was before: the FTS trigger on any update
+    conn.executescript(
+        "DROP TRIGGER articles_au; CREATE TRIGGER articles_au AFTER UPDATE ON articles BEGIN"
+        " INSERT INTO articles_fts (articles_fts, rowid, title, text)"
+        " VALUES ('delete', old.rowid, old.title, old.text);"
+        " INSERT INTO articles_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);"
+        " END;"
+    )
     conn.execute(f"PRAGMA user_version = {latest - 1}")
     conn.execute("UPDATE articles SET title = 'built by the older version' WHERE id = 1")
     conn.commit()
@@ -58,9 +65,8 @@ def test_a_store_cached_before_the_latest_migration_is_upgraded_not_rebuilt(
     assert path.name == f"growth-30-g{GENERATOR_VERSION}-m{latest}.db"
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == latest
-    assert conn.execute(
-        "SELECT count(*) FROM sqlite_master WHERE name = 'digests_subscriber'"
-    ).fetchone() == (1,)
+    trigger = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_au'").fetchone()
+    assert "UPDATE OF title, text" in trigger[0]
     assert conn.execute("SELECT title FROM articles WHERE id = 1").fetchone() == (
         "built by the older version",
     )
