@@ -401,9 +401,9 @@ def matching_stories(
     article's own evidence), which needs the weights of this article's keys alone; a story
     none of whose articles reaches the threshold by that bound is left out, as it would be
     after scoring. Weighing every key of every article in the window took most of a crawl's
-    placing time. With `holders`, what each article shares is gathered key by key from
-    those that hold it, rather than by intersecting this article's keys with each of the
-    window's articles (most of which share only a common key or two).
+    placing time. With `holders`, only the holders of this article's rarer keys are
+    scored for that bound (`_likely_stories`): most of the window shares only a common key
+    or two with it, which cannot reach the bar.
     """
     if not keys or not members:
         return []
