@@ -96,10 +96,13 @@ def terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
             for char in word:
                 node = node.setdefault(char, {})
         node[_END_KEY] = "" if UNSPACED.match(term[-1]) else r"(?!\w)"
+    # Every branch starts with its first character, and the word-boundary check comes right
+    # after it ("a(?<!\wa)lita"): an alternation whose branches all start with a character
+    # lets re skip, in C, every position where none of those characters is.
     branches = [
-        (r"(?<!\w)" if bounded else "") + _trie_regex(node)
+        re.escape(first) + (rf"(?<!\w{re.escape(first)})" if bounded else "") + _trie_regex(child)
         for bounded, node in trie.items()
-        if node
+        for first, child in sorted(node.items())
     ]
     if not branches:
         return None
