@@ -116,10 +116,11 @@ def search_results(text: str) -> bool:
     return _RESULT_LINE.search(text) is not None
 
 
-def signature(text: str) -> Signature | None:
+def signature(text: str, description: str = "") -> Signature | None:
     """The MinHash of a text's word pairs; None when the text is too short to compare or
-    is a news search's results page (never a copy, nor anyone's original)."""
-    if search_results(text):
+    is a news search's results page (never a copy, nor anyone's original), whether the
+    result line ("Trade Signal - 3 hours ago") is in the text or is the page's lead."""
+    if search_results(text) or search_results(description):
         return None
     words = tokens(text)
     if len(words) < MIN_TOKENS:

@@ -180,7 +180,7 @@ def read(topic: Topic, subject: Subject) -> Reading:
         topic, subject.title, subject.text, subject.description, subject.published, subject.outlet
     )
     keys = evidence_keys(topic, subject.title, subject.text, analysis, subject.description)
-    return Reading(analysis, keys, signature(subject.text))
+    return Reading(analysis, keys, signature(subject.text, subject.description))
 
 
 def understand(

@@ -177,6 +177,15 @@ def test_a_news_search_results_page_is_never_compared_as_a_copy() -> None:
     assert not search_results(f"{LEAD}, as Variety reported a day ago.")
 
 
+def test_a_results_page_whose_lead_is_the_result_line_is_never_compared_as_a_copy() -> None:
+    # a news search's snippet page: the story's first lines, with the outlet and its age as
+    # the page's lead rather than in its text
+    snippet = LEAD + " and the Avatar sequels ..."
+    assert signature(snippet) is not None
+    assert signature(snippet, "The Reel Dispatch - 3 hours ago") is None
+    assert signature(snippet, "Disney dates the sequel for July 2030, in IMAX.") is not None
+
+
 def test_an_excerpt_shares_nearly_all_its_word_pairs_with_its_original() -> None:
     original = LEAD + ". The date places the film between the two remaining Avatar sequels."
     assert excerpt_share(LEAD + " ... [Continue reading]", original) >= 0.8

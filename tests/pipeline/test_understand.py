@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from config import StorySettings, Topic
 from pipeline.dedupe import signature
 from pipeline.ingest import Ingestor, IngestResult
-from pipeline.records import Page
+from pipeline.records import EntryHint, Page
 from pipeline.reprocess import reprocess
 from pipeline.store import Store
 from tests.pipeline.test_dedupe import spin
@@ -164,6 +165,19 @@ def test_a_scrapers_excerpt_of_a_long_interview_is_a_copy(store: Store, topic: T
     first, copy = _original_then_copy(store, topic, StorySettings(), excerpt, original=interview)
     assert copy.kept and copy.story_id == first.story_id
     assert copy.duplicate_of == first.article_id
+
+
+def test_a_news_search_snippet_of_an_article_is_no_copy_of_it(store: Store, topic: Topic) -> None:
+    # a news search's page: the article's first paragraphs under "Outlet - 3 hours ago"
+    ingest = Ingestor(store, topic, StorySettings()).ingest
+    title = "Rosa Salazar will return as Alita in Alita 2"
+    first = ingest(page("https://a.example/cast", title, CAST_A, "The Trade Ledger", DAY))
+    opening = "\n\n".join(CAST_A.strip().split("\n\n")[:3]) + " ..."
+    snippet = page("https://news.example/s?q=alita", title, opening, "News Finder", DAY)
+    snippet = replace(snippet, hint=EntryHint(summary="The Trade Ledger - 3 hours ago"))
+    found = ingest(snippet)
+    assert found.kept and found.story_id == first.story_id
+    assert found.duplicate_of is None
 
 
 def test_a_rewrite_of_the_same_news_is_no_excerpt(store: Store, topic: Topic) -> None:
