@@ -92,6 +92,7 @@ class _Vocabulary:
     role: re.Pattern[str] | None
     ours: re.Pattern[str] | None  # what names our film: aliases, franchise, sequel words
     people: tuple[tuple[str, str, str], ...]  # (name as written, normalized, surname)
+    named: frozenset[str]  # every word of the topic's names and terms: no newcomer's name
 
 
 def _any(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -135,7 +136,24 @@ def _vocabulary(topic: Topic) -> _Vocabulary:
             (*topic.aliases, *topic.franchise, *(w for g in topic.sequel_words.values() for w in g))
         ),
         people=tuple((p, normalize(p), normalize(p).split()[-1]) for p in people),
+        named=_named_words(topic),
     )
+
+
+def _named_words(topic: Topic) -> frozenset[str]:
+    """The words of every name and term the topic knows (the film, its world, its people,
+    its categories' words): a capitalized run made of one of them names no newcomer."""
+    terms: list[str] = [
+        *topic.aliases, *topic.franchise, *topic.people, *topic.places, *topic.broad_terms,
+        *topic.outlet_words, *topic.facts.roles,
+        *(w for group in topic.sequel_words.values() for w in group),
+    ]  # fmt: skip
+    for category in topic.categories.values():
+        terms += [*category.people, *category.places]
+        terms += [t for group in category.terms.values() for t in group]
+        terms += [t for group in category.hints.values() for t in group]
+    words = {word for term in terms for word in _WORD.findall(normalize(term))}
+    return frozenset(words | _NOT_NAMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,13 +318,140 @@ def _people(ctx: _Context, text: str) -> list[tuple[int, int, str]]:
     return sorted(found)
 
 
-def _person_for(people: list[tuple[int, int, str]], position: int) -> tuple[str, float] | None:
-    """The person a status phrase speaks of: the nearest before it, else the nearest after."""
+# Capitalized words that start no one's name however they are written ("Sources Say", "The
+# Studio", "Exclusive"): language data, not topic data.
+_COMMON_WORDS = (
+    "the a an and or but in on at of for to from with by as this that these those it its "
+    "he she they we you his her their our my your who what when where why how not no "
+    "yes also only just now then here there after before while since until "
+    "mr mrs ms dr sir dame lord lady st jr sr "
+    "monday tuesday wednesday thursday friday saturday sunday today tomorrow yesterday "
+    "exclusive breaking update updated report reports sources source according news "
+    "studio studios entertainment pictures films film movie movies productions company "
+    "disney netflix warner universal paramount sony marvel lionsgate amazon apple hbo "
+    "imax dolby oscar oscars academy award awards emmy golden globe globes comic con "
+    "reddit twitter instagram youtube tiktok facebook podcast newsletter forum blog "
+    "hollywood los angeles new york london paris tokyo texas austin wellington zealand "
+    "el la los las le les il lo gli der die das ein eine un une o os as um uma "
+    "de del da di du van von ver sequel"
+)
+_NOT_NAMES = frozenset(
+    normalize(word)
+    for word in [*_COMMON_WORDS.split(), *(name for names in MONTHS.values() for name in names)]
+)
+_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
+# what stands before a work's title, not a person's name: a quote, an italic mark, or
+# the kind of work ("the crime series Cold Harbor")
+_TITLED = re.compile(
+    r"(?:[*\"'\u2018\u201c\u00ab_]|\b(?:series|serie|s\u00e9rie|show|film|movie|miniseries|drama|"
+    r"sitcom|play|novel|comedy|album|podcast|site|magazine|outlet|trade|newsletter|studio|"
+    r"company)(?:\s+\w+)?\s)$"
+    # ... or a place, a medium or someone spoken to: "with Marquee Wire", "at Fantastic Fest"
+    r"|\b(?:with|at|on|in|during|from|by|the|to|for|of|via|told|tells|said|says|per|a|an)\s$",
+    re.IGNORECASE,
+)
+# lower-case words inside a name ("Joris van Leeuwen", "Tomás de la Vega")
+_PARTICLES = frozenset(
+    {"van", "von", "de", "del", "della", "da", "di", "du", "der", "den", "la", "le", "dos", "das"}
+)
+# how far (in characters of the normalized sentence) a newcomer's name may stand from the
+# status phrase that speaks of them: right before it ("Dario Vance has been cast"), or just after
+_NEWCOMER_BEFORE = 40
+_NEWCOMER_AFTER = 25
+
+
+def _capitalized(word: str) -> bool:
+    """A word written like a name: a capital, then not all capitals ("Vance", not "ALERT")."""
+    return word[0].isupper() and not (len(word) > 1 and word.isupper())
+
+
+def _newcomers(vocabulary: _Vocabulary, view: SentenceView) -> list[tuple[int, int, str]]:
+    """People the topic does not know, named in a sentence: two or three capitalized words
+    in a row, none of them a word of the topic's names or terms or a common word
+    ("Dario Vance", "Kai Tamura-Wells"); where they stand in the normalized sentence.
+
+    A headline written in title case ("Dario Vance Joins Cast") capitalizes every word, so
+    none of its runs is taken for a name; nor is a title ("the series *Cold Harbor*",
+    "'Saltwater Road'") or a possessive ("Vienna's Burgtheater").
+    """
+    words = list(_WORD.finditer(view.text))
+    if not words or not any(len(w.group()) > 3 and not _capitalized(w.group()) for w in words[1:]):
+        return []  # no lower-case word of four letters or more: a title-case headline
+    found: list[tuple[int, int, str]] = []
+    run: list[re.Match[str]] = []
+
+    def close() -> None:
+        while run and not _capitalized(run[-1].group()):
+            run.pop()  # a particle ends no name
+        names = [w.group() for w in run if _capitalized(w.group())]
+        if (
+            2 <= len(names) <= 3
+            and not any(normalize(n) in vocabulary.named for n in names)
+            and not any(n.endswith(("'s", "\u2019s")) for n in names)
+            and not _TITLED.search(view.text, 0, run[0].start())
+        ):
+            name = view.text[run[0].start() : run[-1].end()]
+            at = view.normalized.find(normalize(name))
+            if at >= 0:
+                found.append((at, at + len(normalize(name)), name))
+        run.clear()
+
+    for word in words:
+        adjacent = run and view.text[run[-1].end() : word.start()] == " "
+        if run and not adjacent:
+            close()
+        text = word.group()
+        if _capitalized(text) or run and text in _PARTICLES:
+            run.append(word)
+        else:
+            close()
+    close()
+    return found
+
+
+def _near(
+    person: tuple[int, int, str],
+    matches: list[re.Match[str]],
+    others: list[tuple[int, int, str]],
+    text: str,
+) -> bool:
+    """Whether a newcomer is who a status phrase speaks of: named right before it, or just
+    after "cast", or as the subject of its clause with an aside between ("Dario Vance, a
+    Juilliard graduate, has been cast") and no one else named in between."""
+    start, end, _ = person
+    for m in matches:
+        # after the phrase only as its object: "has cast the stage actor Kai Tamura-Wells"
+        # ("will play Lou Collins" names a part)
+        if m.group().endswith("cast") and 0 <= start - m.end() <= _NEWCOMER_AFTER:
+            return True
+        if m.start() < end:
+            continue
+        close = m.start() - end <= _NEWCOMER_BEFORE or text.startswith(",", end)
+        if close and not any(end <= s < m.start() for s, _, _ in others):
+            return True
+    return False
+
+
+# what joins the names of several people who share one status ("Rosa Salazar and Christoph
+# Waltz are set to return"): a comma or an "and" alone between two names
+_AND = re.compile(r"\s*(?:,|&|\band\b|\by\b|\be\b|\bet\b|\bund\b|\bdan\b)\s*(?:\band\b\s*)?")
+
+
+def _persons_for(
+    people: list[tuple[int, int, str]], text: str, position: int
+) -> tuple[list[str], float]:
+    """The people a status phrase speaks of: the nearest before it with those listed
+    together with them ("A, B and C will return"), else the nearest after it."""
     before = [p for p in people if p[1] <= position]
     if before:
-        return before[-1][2], 1.0
+        found = [before[-1]]
+        for earlier in reversed(before[:-1]):
+            if not _AND.fullmatch(text, earlier[1], found[-1][0]):
+                break
+            found.append(earlier)
+        return [name for _, _, name in reversed(found)], 1.0
     after = [p for p in people if p[0] >= position]
-    return (after[0][2], 0.8) if after else None
+    return ([after[0][2]], 0.8) if after else ([], 0.0)
 
 
 def _role(
@@ -323,16 +468,37 @@ def _role(
 
 
 def _cast(ctx: _Context, item: Evidence) -> list[Fact]:
-    """Cast facts from one evidence sentence: a person, their status and their role."""
+    """Cast facts from one evidence sentence: a person, their status and their role.
+
+    The person is one the topic names, or a newcomer named right beside the status phrase
+    ("Dario Vance has been cast as Jashugan"): a new name is news the topic file cannot
+    list beforehand.
+    """
     view = item.sentence
+    statuses = list(_statuses(ctx, ctx.vocabulary.cast, view.normalized))
+    if not statuses:
+        return []
     people = _people(ctx, view.normalized)
+    matches = [match for _, _, match in statuses]
+    candidates = [
+        person
+        for person in _newcomers(ctx.vocabulary, view)
+        if not any(s < person[1] and person[0] < e for s, e, _ in people)
+    ]
+    newcomers = [
+        person
+        for person in candidates
+        if _near(person, matches, people + candidates, view.normalized)
+    ]
+    people = sorted(people + newcomers)
     if not people:
         return []
     best: dict[str, tuple[int, str, float]] = {}
-    for rank, rule, match in _statuses(ctx, ctx.vocabulary.cast, view.normalized):
-        found = _person_for(people, match.start())
-        if found is not None and (found[0] not in best or rank < best[found[0]][0]):
-            best[found[0]] = (rank, rule.value, found[1])
+    for rank, rule, match in statuses:
+        persons, weight = _persons_for(people, view.normalized, match.start())
+        for person in persons:
+            if person not in best or rank < best[person][0]:
+                best[person] = (rank, rule.value, weight)
     facts = []
     for person, (_, value, weight) in best.items():
         at = next(start for start, _, name in people if name == person)

@@ -86,6 +86,51 @@ def test_a_denied_rumour_is_a_denial(topic: Topic) -> None:
     assert cast["Ed Skrein", "denied"].detail == "Zapan"
 
 
+def cast_of(topic: Topic, title: str, text: str) -> set[tuple[str, str]]:
+    """The (person, status) cast facts of a small article."""
+    return set(facts(analyse(topic, title, text, published=PUBLISHED), "cast"))
+
+
+def test_people_named_together_share_their_status(topic: Topic) -> None:
+    found = cast_of(
+        topic,
+        "Rosa Salazar and Christoph Waltz are set to return for Alita: Battle Angel 2",
+        "Rosa Salazar, Christoph Waltz and Keean Johnson will reprise their roles in Alita: "
+        "Battle Angel 2, the studio said on Tuesday. Jennifer Connelly will not return.",
+    )
+    assert found == {
+        ("Rosa Salazar", "returning"),
+        ("Christoph Waltz", "returning"),
+        ("Keean Johnson", "returning"),
+        ("Jennifer Connelly", "leaving"),
+    }
+
+
+def test_a_newcomer_the_topic_does_not_know_is_joining(topic: Topic) -> None:
+    # a new name is news no topic file can list beforehand: named beside "has been cast"
+    found = cast_of(
+        topic,
+        "Alita: Battle Angel 2 casts its Motorball champion",
+        "Dario Vance, a Juilliard graduate best known for the crime series Cold Harbor, has "
+        "been cast as Jashugan in Alita: Battle Angel 2, 20th Century Studios said on Tuesday. "
+        "Disney has also cast the stage actor Kai Tamura-Wells as Zapan in Alita: Battle "
+        "Angel 2.",
+    )
+    assert found == {("Dario Vance", "joining"), ("Kai Tamura-Wells", "joining")}
+
+
+def test_names_that_are_no_newcomers(topic: Topic) -> None:
+    # a title-case headline, an outlet spoken to, a claim not yet a fact
+    found = cast_of(
+        topic,
+        "Alita: Battle Angel 2 Casts Newcomer As Motorball Champion Jashugan",
+        "Rosa Salazar, in a chat with Marquee Wire, confirmed that she is back as Alita in "
+        "Alita: Battle Angel 2. An anonymous account claimed that Mahershala Ali had signed "
+        "to reprise Vector in Alita: Battle Angel 2.",
+    )
+    assert found == {("Rosa Salazar", "returning")}
+
+
 def test_production_statuses(topic: Topic) -> None:
     production = facts(analysed(topic, "production"), "production")
     assert set(production) == {("status", "greenlit"), ("status", "script written")}
