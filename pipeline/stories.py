@@ -27,6 +27,7 @@ from pipeline.relevance import UNSPACED
 # in the headline or lead, c the main category, s the subject of a fact, f a fact with its
 # value, q a quote, n a year or sum, t a rarer headline word, p and l people and places
 # anywhere in the text.
+ROSTER = 3  # people given a status in one sentence that make it a recall of the cast so far
 WEIGHTS = {
     "h": 3.0,
     "g": 1.5,
@@ -238,12 +239,20 @@ def evidence_keys(
     head_text = f"{title}\n{opening}"
     # a fact the headline or lead states is the news; one further down is mostly background
     # ("Salazar, who has said she will return, ...") that other news repeats
+    # a sentence that gives the status of several people ("Salazar returns, Waltz is back and
+    # Norton returns") recalls the cast so far: what any news of the film may repeat
+    per_sentence = Counter(f.sentence for f in analysis.facts if f.kind == "cast")
+    facts = [
+        f
+        for f in analysis.facts
+        if f.kind != "cast" or f.sentence in head_text or per_sentence[f.sentence] < ROSTER
+    ]
     keys = {
         f"{'f' if f.sentence in head_text else 'b'}:{f.kind}:{_folded(f.subject)}:"
         f"{_folded(f.value)}"
-        for f in analysis.facts
+        for f in facts
     }
-    keys.update(f"s:{f.kind}:{_folded(f.subject)}" for f in analysis.facts)
+    keys.update(f"s:{f.kind}:{_folded(f.subject)}" for f in facts)
     if analysis.labels:  # what the article is mainly about: its most confident categories
         top = max(label.confidence for label in analysis.labels)
         keys.update(

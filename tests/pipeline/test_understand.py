@@ -288,6 +288,27 @@ def test_a_title_case_headline_names_people_not_their_verbs(topic: Topic) -> Non
     assert not any("returns" in key or "reps" in key for key in keys if key[:2] in {"h:", "p:"})
 
 
+def test_the_cast_so_far_is_no_evidence_of_which_news_an_article_reports(topic: Topic) -> None:
+    from pipeline.facts import analyse
+    from pipeline.stories import evidence_keys
+
+    title = "Mahershala Ali is not in 'Alita: Battle Angel 2', his representative says"
+    text = (
+        "Mahershala Ali is not involved in Alita: Battle Angel 2, his representative said. "
+        "A weekend report had him back as Vector in flashbacks. "
+        "Vector died in the first film. "
+        "What we know about the cast so far: Rosa Salazar returns as Alita, Christoph Waltz "
+        "is back as Ido and Edward Norton is set to return as Nova."
+    )
+    analysis = analyse(topic, title, text)
+    returning = {f.subject for f in analysis.facts if f.value == "returning"}
+    assert returning == {"Rosa Salazar", "Christoph Waltz", "Edward Norton"}  # facts all the same
+    keys = evidence_keys(topic, title, text, analysis)
+    # the denial is the news; the roster any news of the film may repeat tells no story
+    assert "s:cast:mahershala ali" in keys
+    assert not {"s:cast:rosa salazar", "b:cast:christoph waltz:returning"} & keys
+
+
 def test_a_crawled_fan_outlet_post_is_kept_and_read(store: Store, topic: Topic) -> None:
     from tests.pipeline.test_relevance import FAN_POST
 
