@@ -137,6 +137,38 @@ def test_production_statuses(topic: Topic) -> None:
     # "Cameras are not rolling yet": negated, so not shooting
 
 
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("Disney delays Alita: Battle Angel 2 as Weta finishes Avatar 4.", "delayed"),
+        ("Alita: Battle Angel 2 slips out of its December slot, Disney said.", "delayed"),
+        ("Performance capture began in Austin on Monday for Alita: Battle Angel 2.", "shooting"),
+        (
+            "20th Century formally greenlights Alita: Battle Angel 2 after years of talks.",
+            "greenlit",
+        ),
+        (
+            "The Alita: Battle Angel 2 screenplay has been delivered to the studio.",
+            "script written",
+        ),
+    ],
+)
+def test_production_statuses_said_other_ways(topic: Topic, text: str, status: str) -> None:
+    result = analyse(topic, "Alita: Battle Angel 2 news", text, published=PUBLISHED)
+    assert set(facts(result, "production")) == {("status", status)}
+
+
+def test_what_is_planned_is_no_status_yet(topic: Topic) -> None:
+    result = analyse(
+        topic,
+        "Alita: Battle Angel 2 news",
+        "Alita: Battle Angel 2 is in development. Cameras roll in Austin in October, and the "
+        "studio will greenlight a budget first. Cameron co-wrote the script with Rodriguez.",
+        published=PUBLISHED,
+    )
+    assert set(facts(result, "production")) == {("status", "in development")}
+
+
 def test_a_denied_report_states_no_status(topic: Topic) -> None:
     result = analyse(
         topic,
