@@ -39,6 +39,12 @@ MONTHS: dict[int, tuple[str, ...]] = {
     12: (
         "december",
         "dec",
+        "christmas",  # "Christmas 2031": the month it falls in
+        "navidad",
+        "natale",
+        "weihnachten",
+        "noel",
+        "natal",
         "diciembre",
         "dicembre",
         "dezember",
@@ -72,6 +78,13 @@ _DATE = re.compile(
 _YEAR = re.compile(r"(?<![\d$.,])\b(?P<year>20\d\d)\b(?![.,]?\d)")
 _RELATIVE = re.compile(
     r"(?<!\w)(?:" + "|".join(re.escape(p) for p in sorted(RELATIVE_YEARS, key=len)[::-1]) + r")\b"
+)
+# A date right after one of these is the one a film had before: "moved out of December
+# 2030", "from July 2031 to June 2032", "the 2032 window announced only weeks ago was undone"
+_REPLACED = re.compile(
+    r"\b(?:out of|off|from|loses|lost|undoes|undid|previously|originally|formerly|initially|"
+    r"had been|was set for|was dated for|vacates|desde|dal|dalla|von|van)\s+"
+    r"(?:(?!to\b|into\b|a\b|al\b|naar\b|nach\b|para\b|per\b)\w+\s+){0,2}$"  # not "from May to"
 )
 # How many words before a status phrase a negation or hedge cancels it.
 _NEGATION_WORDS = 5
@@ -192,6 +205,15 @@ def _negated(vocabulary: _Vocabulary, text: str, position: int) -> bool:
     return bool(vocabulary.negation.search(before))
 
 
+def _made_then(vocabulary: _Vocabulary, text: str, position: int) -> bool:
+    """True when one of the few words before a window speaks of making the film ("a shoot
+    in 2029 at the earliest"), not of releasing it."""
+    if vocabulary.making is None:
+        return False
+    before = " ".join(_clause_before(text, position).split()[-_NEGATION_WORDS:])
+    return bool(vocabulary.making.search(before))
+
+
 def _of_making(vocabulary: _Vocabulary, text: str, position: int) -> bool:
     """True when the clause before a date speaks of making the film, not releasing it."""
     if vocabulary.making is None:
@@ -239,6 +261,8 @@ def _windows(ctx: _Context, item: Evidence) -> Iterator[tuple[tuple[int, int], F
             year = match.groupdict().get("year")
             if year is not None and int(year) < ctx.earliest_year:
                 continue
+            if year is not None and _made_then(ctx.vocabulary, text, match.start()):
+                continue  # "a shoot in 2029 at the earliest": when it is made
             normalised = value.replace("{year}", year or "")
             fact = _fact("release", "release", normalised, _phrase(item.sentence, match), item, 1.0)
             yield match.span(), fact
@@ -286,6 +310,9 @@ def _dates(ctx: _Context, item: Evidence, taken: list[tuple[int, int]]) -> Itera
             continue
         if _negated(ctx.vocabulary, text, start) or _of_making(ctx.vocabulary, text, start):
             continue
+        if _REPLACED.search(_clause_before(text, start)):
+            taken.append((start, end))  # nor is the year inside it the new date
+            continue  # the date it had: "moved out of December 2030"
         taken.append((start, end))
         yield _fact("release", "release", value, _phrase(item.sentence, match), item, weight)
 

@@ -67,6 +67,35 @@ def test_when_the_film_is_shot_is_not_when_it_comes_out(topic: Topic) -> None:
     assert {value for _, value in facts(result, "release")} == {"2031"}
 
 
+def release_of(topic: Topic, text: str) -> set[str]:
+    """The release values of a small article about the sequel."""
+    result = analyse(topic, "Alita: Battle Angel 2 gets a new date", text, published=PUBLISHED)
+    return {value for _, value in facts(result, "release")}
+
+
+def test_the_date_a_film_moves_from_is_not_its_date(topic: Topic) -> None:
+    assert release_of(
+        topic, "Disney moved Alita: Battle Angel 2 out of December 2030 and into July 2032."
+    ) == {"2032-07"}
+    assert release_of(
+        topic, "Disney has pushed Alita: Battle Angel 2 from June 20, 2031, to July 16, 2032."
+    ) == {"2032-07"}
+    assert release_of(
+        topic, "Disney moved Alita: Battle Angel 2 from December to July 23, 2032."
+    ) == {"2032-07"}
+
+
+def test_christmas_is_december_and_a_shoot_is_not_a_release(topic: Topic) -> None:
+    assert release_of(
+        topic, "Disney dated Alita: Battle Angel 2 for the week before Christmas 2031."
+    ) == {"2031-12"}
+    assert release_of(
+        topic,
+        "Alita: Battle Angel 2 means a shoot in 2029 at the earliest, so Alita: Battle Angel 2 "
+        "will not reach theaters before 2030.",
+    ) == {"no earlier than 2030"}
+
+
 def test_cast_statuses_and_roles(topic: Topic) -> None:
     cast = facts(analysed(topic, "cast"), "cast")
     assert cast["Rosa Salazar", "returning"].detail == "Alita"
