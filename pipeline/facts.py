@@ -325,11 +325,18 @@ def _release(ctx: _Context, item: Evidence) -> list[Fact]:
 
 
 def _statuses(
-    ctx: _Context, rules: tuple[tuple[StatusRule, re.Pattern[str]], ...], text: str
+    ctx: _Context,
+    rules: tuple[tuple[StatusRule, re.Pattern[str]], ...],
+    text: str,
+    asks: bool = False,
 ) -> Iterator[tuple[int, StatusRule, re.Match[str]]]:
-    """Every status phrase in a sentence that no negation cancels, with its rule's rank."""
+    """Every status phrase in a sentence that no negation cancels, with its rule's rank; with
+    `asks`, none of a question."""
     denial = ctx.vocabulary.denial
-    denied = bool(denial and denial.search(text))
+    # a denial or a rumour states nothing; nor does a question asking whether someone is
+    # in ("Keean Johnson back as Hugo??"), though one may take a status as given ("Now that
+    # it's greenlit, what ...?")
+    denied = bool(denial and denial.search(text)) or (asks and text.rstrip().endswith("?"))
     for rank, (rule, pattern) in enumerate(rules):
         for match in pattern.finditer(text):
             if rule.negatable and (denied or _negated(ctx.vocabulary, text, match.start())):
@@ -502,7 +509,7 @@ def _cast(ctx: _Context, item: Evidence) -> list[Fact]:
     list beforehand.
     """
     view = item.sentence
-    statuses = list(_statuses(ctx, ctx.vocabulary.cast, view.normalized))
+    statuses = list(_statuses(ctx, ctx.vocabulary.cast, view.normalized, asks=True))
     if not statuses:
         return []
     people = _people(ctx, view.normalized)

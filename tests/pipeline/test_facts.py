@@ -135,6 +135,20 @@ def test_people_named_together_share_their_status(topic: Topic) -> None:
     }
 
 
+def test_wishes_exits_denials_and_questions(topic: Topic) -> None:
+    assert cast_of(
+        topic,
+        "Keean Johnson wants back in for Alita: Battle Angel 2",
+        "Keean Johnson said he'd put the cyborg body back on tomorrow for Alita: Battle Angel 2.",
+    ) == {("Keean Johnson", "wants to return")}
+    assert cast_of(
+        topic,
+        "Lana Condor is not in Alita: Battle Angel 2, her representative says",
+        "Christoph Waltz has left Alita: Battle Angel 2, the studio said.",
+    ) == {("Lana Condor", "denied"), ("Christoph Waltz", "leaving")}
+    assert cast_of(topic, "Keean Johnson back as Hugo in Alita: Battle Angel 2??", "") == set()
+
+
 def test_a_newcomer_the_topic_does_not_know_is_joining(topic: Topic) -> None:
     # a new name is news no topic file can list beforehand: named beside "has been cast"
     found = cast_of(
