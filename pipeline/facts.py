@@ -148,8 +148,23 @@ def _vocabulary(topic: Topic) -> _Vocabulary:
         ours=terms_pattern(
             (*topic.aliases, *topic.franchise, *(w for g in topic.sequel_words.values() for w in g))
         ),
-        people=tuple((p, normalize(p), normalize(p).split()[-1]) for p in people),
+        people=_cast_names(topic, people),
         named=_named_words(topic),
+    )
+
+
+def _cast_names(topic: Topic, people: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+    """(the person, a name of theirs normalized, its last word) for each way the topic
+    writes each cast member: other scripts' spellings ("ローサ・サラザール") name the person
+    as the topic lists them, so a Japanese article's fact is about "Rosa Salazar"."""
+    canonical = {v: name for name, variants in topic.spellings.items() for v in variants}
+    names: dict[str, str] = {}
+    for person in people:
+        names.setdefault(person, canonical.get(person, person))
+        for variant in topic.spellings.get(person, ()):
+            names.setdefault(variant, person)
+    return tuple(
+        (person, normalize(name), normalize(name).split()[-1]) for name, person in names.items()
     )
 
 

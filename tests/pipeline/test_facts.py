@@ -149,6 +149,15 @@ def test_wishes_exits_denials_and_questions(topic: Topic) -> None:
     assert cast_of(topic, "Keean Johnson back as Hugo in Alita: Battle Angel 2??", "") == set()
 
 
+def test_a_japanese_article_speaks_of_the_person_as_the_topic_lists_them(topic: Topic) -> None:
+    found = cast_of(
+        topic,
+        "『アリータ：バトル・エンジェル2』ローサ・サラザールの続投が決定",
+        "『アリータ：バトル・エンジェル2』で、ローサ・サラザールが主人公アリータ役を続投する。",
+    )
+    assert found == {("Rosa Salazar", "returning")}
+
+
 def test_a_newcomer_the_topic_does_not_know_is_joining(topic: Topic) -> None:
     # a new name is news no topic file can list beforehand: named beside "has been cast"
     found = cast_of(
