@@ -11,7 +11,7 @@ from datetime import datetime
 from config.topic import StatusRule, Topic
 from pipeline.classify import Evidence, all_evidence, labels, topic_regex
 from pipeline.records import Analysis, Fact
-from pipeline.relevance import SentenceView, as_written, normalize, terms_pattern
+from pipeline.relevance import SentenceView, as_written, normalize, screen_pattern, terms_pattern
 
 # Calendar words are language data, not topic data: the same for every film. They are
 # matched against normalized text (lowercase, accents removed).
@@ -97,6 +97,8 @@ class _Vocabulary:
     windows: tuple[tuple[str, re.Pattern[str]], ...]
     cast: tuple[tuple[StatusRule, re.Pattern[str]], ...]
     production: tuple[tuple[StatusRule, re.Pattern[str]], ...]
+    # every status phrase of each, as one regex: most sentences state none (None: not joined)
+    screens: dict[str, re.Pattern[str] | None]
     negation: re.Pattern[str] | None
     denial: re.Pattern[str] | None
     making: re.Pattern[str] | None
@@ -111,6 +113,11 @@ class _Vocabulary:
 def _any(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     """One regex for several, or None when there are none."""
     return topic_regex("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
+def _screen(rules: tuple[StatusRule, ...]) -> re.Pattern[str] | None:
+    """All the rules' phrases as one regex that tells whether a sentence has any of them."""
+    return screen_pattern(topic_regex(p).pattern for rule in rules for p in rule.patterns)
 
 
 def _rules(rules: tuple[StatusRule, ...]) -> tuple[tuple[StatusRule, re.Pattern[str]], ...]:
@@ -139,6 +146,10 @@ def _vocabulary(topic: Topic) -> _Vocabulary:
         ),
         cast=_rules(facts.cast),
         production=_rules(facts.production),
+        screens={
+            "cast": _screen(facts.cast),
+            "production": _screen(facts.production),
+        },
         negation=_any(facts.negations),
         denial=_any(facts.denials),
         making=_any(facts.making),
@@ -340,13 +351,15 @@ def _release(ctx: _Context, item: Evidence) -> list[Fact]:
 
 
 def _statuses(
-    ctx: _Context,
-    rules: tuple[tuple[StatusRule, re.Pattern[str]], ...],
-    text: str,
-    asks: bool = False,
+    ctx: _Context, kind: str, text: str, asks: bool = False
 ) -> Iterator[tuple[int, StatusRule, re.Match[str]]]:
     """Every status phrase in a sentence that no negation cancels, with its rule's rank; with
     `asks`, none of a question."""
+    vocabulary = ctx.vocabulary
+    rules = vocabulary.cast if kind == "cast" else vocabulary.production
+    screen = vocabulary.screens[kind]
+    if screen is not None and not screen.search(text):
+        return
     denial = ctx.vocabulary.denial
     # a denial or a rumour states nothing; nor does a question asking whether someone is
     # in ("Keean Johnson back as Hugo??"), though one may take a status as given ("Now that
@@ -524,7 +537,7 @@ def _cast(ctx: _Context, item: Evidence) -> list[Fact]:
     list beforehand.
     """
     view = item.sentence
-    statuses = list(_statuses(ctx, ctx.vocabulary.cast, view.normalized, asks=True))
+    statuses = list(_statuses(ctx, "cast", view.normalized, asks=True))
     if not statuses:
         return []
     people = _people(ctx, view.normalized)
@@ -558,9 +571,7 @@ def _cast(ctx: _Context, item: Evidence) -> list[Fact]:
 def _production(ctx: _Context, item: Evidence) -> list[Fact]:
     """The production status one evidence sentence states, if any."""
     view = item.sentence
-    found = min(
-        _statuses(ctx, ctx.vocabulary.production, view.normalized), default=None, key=lambda s: s[0]
-    )
+    found = min(_statuses(ctx, "production", view.normalized), default=None, key=lambda s: s[0])
     if found is None:
         return []
     _, rule, match = found
