@@ -203,6 +203,25 @@ def test_a_changed_fact_is_a_new_development_with_what_it_replaced(
     assert story["last_development"] is not None
 
 
+def test_a_newcomer_cast_is_a_new_development_on_the_timeline(store: Store, topic: Topic) -> None:
+    ingest = Ingestor(store, topic, StorySettings()).ingest
+    ingest(window_page(DAY))
+    title = "Alita: Battle Angel 2 casts its Motorball champion"
+    body = (
+        "Dario Vance, a Juilliard graduate best known for the crime series Cold Harbor, has "
+        "been cast as Jashugan in Alita: Battle Angel 2, 20th Century Studios said on Tuesday."
+        "\n\nVance joins Rosa Salazar, who returns as Alita."
+    )
+    cast = ingest(page("https://c.example/jashugan", title, body, "Reel Dispatch", DAY))
+    # a name the topic file never listed is news: on the timeline, with its source
+    changes = [r for r in store.timeline() if r["category"] == "cast"]
+    joining = [r for r in changes if r["subject"] == "Dario Vance"]
+    assert joining and joining[0]["value"] == "joining" and joining[0]["replaced"] is None
+    assert joining[0]["url"] == "https://c.example/jashugan"
+    story = {s["story_id"]: s for s in store.stories()}[cast.story_id]
+    assert story["last_development"] is not None
+
+
 def test_a_new_date_the_next_day_is_a_new_story_and_a_rewrite_is_not(
     store: Store, topic: Topic
 ) -> None:
