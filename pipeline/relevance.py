@@ -493,7 +493,10 @@ def _kinds(
         # theaters before 2031"): it counts as support here, though not as evidence of what
         # the article is about. In such an outlet a headline of them names it ("pushed to
         # 2032 fml").
-        spoken = _hits(matcher.vocabulary, doc) - trapped - sequel - support
+        # only the sentences left to tell about are read (a third of the article's time)
+        left = set(range(len(doc.sentences))) - trapped - sequel - support
+        vocabulary = matcher.vocabulary
+        spoken = {i for i in left if vocabulary and vocabulary.search(doc.sentences[i])}
         if dedicated and 0 in spoken:
             sequel.add(0)
         spoken.discard(0)
