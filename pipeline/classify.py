@@ -126,8 +126,12 @@ def _compile(topic: Topic, name: str, category: Category) -> _CategoryMatcher:
 
 
 def _any_of(patterns: Sequence[str]) -> re.Pattern[str] | None:
-    """Topic patterns as one regex that finds any of them; None without patterns."""
-    return topic_regex("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+    """Topic patterns as one regex that tells whether any of them occurs (their leading
+    word boundaries hoisted, as a screen); None without patterns."""
+    if not patterns:
+        return None
+    screen = screen_pattern(topic_regex(p).pattern for p in patterns)
+    return screen or topic_regex("|".join(f"(?:{p})" for p in patterns))
 
 
 @functools.lru_cache(maxsize=16)

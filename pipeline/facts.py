@@ -115,6 +115,14 @@ def _any(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return topic_regex("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 
 
+def _whether(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex that tells whether any of several occurs, faster than `_any` (leading word
+    boundaries hoisted) but with no say in where: for `search` alone."""
+    if not patterns:
+        return None
+    return screen_pattern(topic_regex(p).pattern for p in patterns) or _any(patterns)
+
+
 def _screen(rules: tuple[StatusRule, ...]) -> re.Pattern[str] | None:
     """All the rules' phrases as one regex that tells whether a sentence has any of them."""
     return screen_pattern(topic_regex(p).pattern for rule in rules for p in rule.patterns)
@@ -150,11 +158,11 @@ def _vocabulary(topic: Topic) -> _Vocabulary:
             "cast": _screen(facts.cast),
             "production": _screen(facts.production),
         },
-        negation=_any(facts.negations),
-        denial=_any(facts.denials),
-        making=_any(facts.making),
-        other_films=_any(facts.other_films),
-        earlier_film=_any(topic.classify.earlier_film),
+        negation=_whether(facts.negations),
+        denial=_whether(facts.denials),
+        making=_whether(facts.making),
+        other_films=_any(facts.other_films),  # where it is named matters
+        earlier_film=_whether(topic.classify.earlier_film),
         role=_role_pattern(topic),
         ours=terms_pattern(
             (*topic.aliases, *topic.franchise, *(w for g in topic.sequel_words.values() for w in g))
