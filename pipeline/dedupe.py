@@ -85,8 +85,19 @@ def tokens(text: str) -> list[str]:
     folded = text.casefold()
     if not folded.isascii():  # ASCII has no accents to drop
         folded = unicodedata.normalize("NFKD", folded)
-        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+        # only the non-ASCII characters can be combining marks: a call for each of them, not
+        # for every character of the text
+        folded = _NON_ASCII.sub(_uncombined, folded)
     return _WORD.findall(folded)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _uncombined(match: re.Match[str]) -> str:
+    """A character, or nothing when it is a combining mark (an accent NFKD took apart)."""
+    char = match.group()
+    return "" if unicodedata.combining(char) else char
 
 
 def word_pairs(words: list[str]) -> set[str]:
