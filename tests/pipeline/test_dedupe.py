@@ -13,6 +13,7 @@ from pipeline.dedupe import (
     may_be_excerpt,
     search_results,
     signature,
+    tokens,
 )
 from pipeline.store import BUCKET_READ, Store
 
@@ -198,3 +199,8 @@ def test_only_texts_as_alike_as_an_excerpt_would_be_are_read_word_by_word() -> N
     # two articles of about the same length and a tenth alike are no excerpt of each other
     assert not may_be_excerpt(0.1, 5_000, 6_000)
     assert not may_be_excerpt(0.03, 500, 6_000)
+
+
+def test_tokens_fold_case_and_accents_and_keep_other_characters() -> None:
+    # accents and the voicing mark NFKD splits off a kana go; quotes and dashes split words
+    assert tokens("Épée “Alita” ガ café—naïve") == ["epee", "alita", "カ", "cafe", "naive"]
