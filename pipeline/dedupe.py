@@ -7,12 +7,42 @@ restarts and a lookup touches only the articles that share a band: never a pairw
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
-from datasketch import MinHash
+
+
+def _minhash_module() -> ModuleType:
+    """datasketch's `minhash` module, imported without the package's `__init__`.
+
+    The package imports all of its LSH classes on import, and they import scipy: a third of
+    a second and tens of megabytes in every process (the crawl, its reader, each command),
+    for classes this project does not use (its LSH index lives in the store). The bare
+    package stands in while `minhash` and `hashfunc` load, then leaves: whoever imports
+    `datasketch` itself later gets the whole package, with the same MinHash class.
+    """
+    if "datasketch" in sys.modules:
+        import datasketch.minhash
+
+        return datasketch.minhash
+    spec = importlib.util.find_spec("datasketch")
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError("datasketch is not installed")
+    sys.modules["datasketch"] = importlib.util.module_from_spec(spec)
+    try:
+        import datasketch.minhash
+
+        return datasketch.minhash
+    finally:
+        del sys.modules["datasketch"]
+
+
+MinHash = _minhash_module().MinHash
 
 NUM_PERM = 192
 ROWS = 3  # hash values per band

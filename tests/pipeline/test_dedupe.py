@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 from pipeline.dedupe import (
@@ -204,3 +206,16 @@ def test_only_texts_as_alike_as_an_excerpt_would_be_are_read_word_by_word() -> N
 def test_tokens_fold_case_and_accents_and_keep_other_characters() -> None:
     # accents and the voicing mark NFKD splits off a kana go; quotes and dashes split words
     assert tokens("Épée “Alita” ガ café—naïve") == ["epee", "alita", "カ", "cafe", "naive"]
+
+
+def test_minhash_comes_without_scipy_and_datasketch_stays_whole() -> None:
+    # datasketch's __init__ imports its LSH classes and with them scipy: a third of a second
+    # and tens of megabytes in every process, for classes this project does not use
+    code = (
+        "import sys, pipeline.dedupe as d\n"
+        "assert not any(m.startswith('scipy') for m in sys.modules), 'scipy was imported'\n"
+        "import datasketch\n"
+        "assert datasketch.MinHash is d.MinHash and datasketch.MinHashLSH\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
