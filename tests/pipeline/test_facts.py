@@ -189,6 +189,12 @@ def test_production_statuses(topic: Topic) -> None:
     # "Cameras are not rolling yet": negated, so not shooting
 
 
+def production_of(topic: Topic, text: str, title: str = "Alita: Battle Angel 2 news") -> set[str]:
+    """The production statuses of a small article."""
+    result = analyse(topic, title, text, published=PUBLISHED)
+    return {value for _, value in facts(result, "production")}
+
+
 @pytest.mark.parametrize(
     ("text", "status"),
     [
@@ -206,30 +212,24 @@ def test_production_statuses(topic: Topic) -> None:
     ],
 )
 def test_production_statuses_said_other_ways(topic: Topic, text: str, status: str) -> None:
-    result = analyse(topic, "Alita: Battle Angel 2 news", text, published=PUBLISHED)
-    assert set(facts(result, "production")) == {("status", status)}
+    assert production_of(topic, text) == {status}
 
 
 def test_what_is_planned_is_no_status_yet(topic: Topic) -> None:
-    result = analyse(
+    assert production_of(
         topic,
-        "Alita: Battle Angel 2 news",
         "Alita: Battle Angel 2 is in development. Cameras roll in Austin in October, and the "
         "studio will greenlight a budget first. Cameron co-wrote the script with Rodriguez.",
-        published=PUBLISHED,
-    )
-    assert set(facts(result, "production")) == {("status", "in development")}
+    ) == {"in development"}
 
 
 def test_a_denied_report_states_no_status(topic: Topic) -> None:
-    result = analyse(
+    assert production_of(
         topic,
-        "Alita 2 is not shelved, Cameron says",
         "James Cameron dismissed reports that Alita: Battle Angel 2 was quietly shelved. "
         "Alita: Battle Angel 2 is in active development, he said.",
-        published=PUBLISHED,
-    )
-    assert set(facts(result, "production")) == {("status", "in development")}
+        title="Alita 2 is not shelved, Cameron says",
+    ) == {"in development"}
 
 
 def test_a_spanish_release_window(topic: Topic) -> None:
