@@ -79,10 +79,10 @@ def terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
     A term that starts or ends in a script written without spaces (Japanese, Chinese)
     has no word boundary on that side: "アリータ" is found in "アリータ2の続編".
 
-    The terms are merged into a trie ("nova(?:s)?" rather than "novas|nova"), with one
-    word-boundary check in front of them all: Python's re tries an alternation at every
-    position of the text, and a few hundred separate branches made this the slowest part
-    of reading an article.
+    The terms are merged into a trie ("nova(?:s)?" rather than "novas|nova"): Python's re
+    tries an alternation at every position of the text, and a few hundred separate branches
+    made this the slowest part of reading an article. Each first character leads its
+    branch, the word-boundary check after it.
     """
     trie: dict[bool, dict[str, Any]] = {True: {}, False: {}}  # by: bounded on the left
     for term in {normalize(term).strip() for term in terms}:
@@ -493,7 +493,8 @@ def _kinds(
         # theaters before 2031"): it counts as support here, though not as evidence of what
         # the article is about. In such an outlet a headline of them names it ("pushed to
         # 2032 fml").
-        # only the sentences left to tell about are read (a third of the article's time)
+        # only the sentences left to tell about are read for them (the whole article took a
+        # third of judging it)
         left = set(range(len(doc.sentences))) - trapped - sequel - support
         vocabulary = matcher.vocabulary
         spoken = {i for i in left if vocabulary and vocabulary.search(doc.sentences[i])}

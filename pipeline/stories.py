@@ -27,7 +27,6 @@ from pipeline.relevance import UNSPACED
 # in the headline or lead, c the main category, s the subject of a fact, f a fact with its
 # value, q a quote, n a year or sum, t a rarer headline word, p and l people and places
 # anywhere in the text.
-ROSTER = 3  # people given a status in one sentence that make it a recall of the cast so far
 WEIGHTS = {
     "h": 3.0,
     "g": 1.5,
@@ -41,6 +40,7 @@ WEIGHTS = {
     "p": 0.5,
     "l": 0.5,
 }
+ROSTER = 3  # people given a status in one sentence that make it a recall of the cast so far
 # An article is mainly about each category nearly as sure as its surest: two rewrites of
 # one news whose top two categories swap places still share them (one category each split
 # rewrites of one story on the development set; at 0.75 unrelated news starts to merge).
