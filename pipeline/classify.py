@@ -125,7 +125,7 @@ def _compile(topic: Topic, name: str, category: Category) -> _CategoryMatcher:
     )
 
 
-def _any_of(patterns: Sequence[str]) -> re.Pattern[str] | None:
+def whether_pattern(patterns: Sequence[str]) -> re.Pattern[str] | None:
     """Topic patterns as one regex that tells whether any of them occurs (their leading
     word boundaries hoisted, as a screen); None without patterns."""
     if not patterns:
@@ -138,13 +138,13 @@ def _any_of(patterns: Sequence[str]) -> re.Pattern[str] | None:
 def _matchers(topic: Topic) -> tuple[tuple[_CategoryMatcher, ...], re.Pattern[str] | None]:
     """The topic's categories and its earlier-film patterns, compiled (cached per topic)."""
     categories = tuple(_compile(topic, name, c) for name, c in topic.categories.items())
-    return categories, _any_of(topic.classify.earlier_film)
+    return categories, whether_pattern(topic.classify.earlier_film)
 
 
 @functools.lru_cache(maxsize=16)
 def _declines(topic: Topic) -> re.Pattern[str] | None:
     """The topic's patterns of declining to speak, as one regex (cached per topic)."""
-    return _any_of(topic.classify.declines)
+    return whether_pattern(topic.classify.declines)
 
 
 def _spans(pattern: re.Pattern[str] | None, text: str) -> dict[str, tuple[int, int]]:

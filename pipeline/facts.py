@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from config.topic import StatusRule, Topic
-from pipeline.classify import Evidence, all_evidence, labels, topic_regex
+from pipeline.classify import Evidence, all_evidence, labels, topic_regex, whether_pattern
 from pipeline.records import Analysis, Fact
-from pipeline.relevance import SentenceView, as_written, normalize, screen_pattern, terms_pattern
+from pipeline.relevance import SentenceView, as_written, normalize, terms_pattern
 
 # Calendar words are language data, not topic data: the same for every film. They are
 # matched against normalized text (lowercase, accents removed).
@@ -115,17 +115,9 @@ def _any(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return topic_regex("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 
 
-def _whether(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One regex that tells whether any of several occurs, faster than `_any` (leading word
-    boundaries hoisted) but with no say in where: for `search` alone."""
-    if not patterns:
-        return None
-    return screen_pattern(topic_regex(p).pattern for p in patterns) or _any(patterns)
-
-
 def _screen(rules: tuple[StatusRule, ...]) -> re.Pattern[str] | None:
     """All the rules' phrases as one regex that tells whether a sentence has any of them."""
-    return screen_pattern(topic_regex(p).pattern for rule in rules for p in rule.patterns)
+    return whether_pattern([p for rule in rules for p in rule.patterns])
 
 
 def _rules(rules: tuple[StatusRule, ...]) -> tuple[tuple[StatusRule, re.Pattern[str]], ...]:
@@ -158,11 +150,11 @@ def _vocabulary(topic: Topic) -> _Vocabulary:
             "cast": _screen(facts.cast),
             "production": _screen(facts.production),
         },
-        negation=_whether(facts.negations),
-        denial=_whether(facts.denials),
-        making=_whether(facts.making),
+        negation=whether_pattern(facts.negations),
+        denial=whether_pattern(facts.denials),
+        making=whether_pattern(facts.making),
         other_films=_any(facts.other_films),  # where it is named matters
-        earlier_film=_whether(topic.classify.earlier_film),
+        earlier_film=whether_pattern(topic.classify.earlier_film),
         role=_role_pattern(topic),
         ours=terms_pattern(
             (*topic.aliases, *topic.franchise, *(w for g in topic.sequel_words.values() for w in g))
@@ -231,21 +223,23 @@ def _clause_before(text: str, position: int) -> str:
     return text[start:position]
 
 
-def _negated(vocabulary: _Vocabulary, text: str, position: int) -> bool:
-    """True when a negation or hedge stands within a few words before a position."""
-    if vocabulary.negation is None:
+def _just_before(pattern: re.Pattern[str] | None, text: str, position: int) -> bool:
+    """True when the pattern occurs within the few words of the clause before a position."""
+    if pattern is None:
         return False
     before = " ".join(_clause_before(text, position).split()[-_NEGATION_WORDS:])
-    return bool(vocabulary.negation.search(before))
+    return bool(pattern.search(before))
+
+
+def _negated(vocabulary: _Vocabulary, text: str, position: int) -> bool:
+    """True when a negation or hedge stands within a few words before a position."""
+    return _just_before(vocabulary.negation, text, position)
 
 
 def _made_then(vocabulary: _Vocabulary, text: str, position: int) -> bool:
     """True when one of the few words before a window speaks of making the film ("a shoot
     in 2029 at the earliest"), not of releasing it."""
-    if vocabulary.making is None:
-        return False
-    before = " ".join(_clause_before(text, position).split()[-_NEGATION_WORDS:])
-    return bool(vocabulary.making.search(before))
+    return _just_before(vocabulary.making, text, position)
 
 
 def _of_making(vocabulary: _Vocabulary, text: str, position: int) -> bool:
@@ -368,14 +362,14 @@ def _statuses(
     screen = vocabulary.screens[kind]
     if screen is not None and not screen.search(text):
         return
-    denial = ctx.vocabulary.denial
+    denial = vocabulary.denial
     # a denial or a rumour states nothing; nor does a question asking whether someone is
     # in ("Keean Johnson back as Hugo??"), though one may take a status as given ("Now that
     # it's greenlit, what ...?")
     denied = bool(denial and denial.search(text)) or (asks and text.rstrip().endswith("?"))
     for rank, (rule, pattern) in enumerate(rules):
         for match in pattern.finditer(text):
-            if rule.negatable and (denied or _negated(ctx.vocabulary, text, match.start())):
+            if rule.negatable and (denied or _negated(vocabulary, text, match.start())):
                 continue
             yield rank, rule, match
 
