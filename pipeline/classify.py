@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from config.topic import Category, ClassifySettings, Topic
+from pipeline.literals import Finder
 from pipeline.records import Label
 from pipeline.relevance import (
     SentenceView,
@@ -44,7 +45,7 @@ class _Patterns:
     that none of them matches (most sentences) in one pass."""
 
     each: tuple[re.Pattern[str], ...]
-    screen: re.Pattern[str] | None  # None: they could not be joined
+    screen: Finder | None  # None: they could not be joined
 
     @classmethod
     def of(cls, sources: Iterable[str]) -> _Patterns:
@@ -125,7 +126,7 @@ def _compile(topic: Topic, name: str, category: Category) -> _CategoryMatcher:
     )
 
 
-def whether_pattern(patterns: Sequence[str]) -> re.Pattern[str] | None:
+def whether_pattern(patterns: Sequence[str]) -> Finder | None:
     """Topic patterns as one regex that tells whether any of them occurs (their leading
     word boundaries hoisted, as a screen); None without patterns."""
     if not patterns:
@@ -135,14 +136,14 @@ def whether_pattern(patterns: Sequence[str]) -> re.Pattern[str] | None:
 
 
 @functools.lru_cache(maxsize=16)
-def _matchers(topic: Topic) -> tuple[tuple[_CategoryMatcher, ...], re.Pattern[str] | None]:
+def _matchers(topic: Topic) -> tuple[tuple[_CategoryMatcher, ...], Finder | None]:
     """The topic's categories and its earlier-film patterns, compiled (cached per topic)."""
     categories = tuple(_compile(topic, name, c) for name, c in topic.categories.items())
     return categories, whether_pattern(topic.classify.earlier_film)
 
 
 @functools.lru_cache(maxsize=16)
-def _declines(topic: Topic) -> re.Pattern[str] | None:
+def _declines(topic: Topic) -> Finder | None:
     """The topic's patterns of declining to speak, as one regex (cached per topic)."""
     return whether_pattern(topic.classify.declines)
 

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from config.topic import StatusRule, Topic
 from pipeline.classify import Evidence, all_evidence, labels, topic_regex, whether_pattern
+from pipeline.literals import Finder
 from pipeline.records import Analysis, Fact
 from pipeline.relevance import SentenceView, as_written, normalize, terms_pattern
 
@@ -98,12 +99,12 @@ class _Vocabulary:
     cast: tuple[tuple[StatusRule, re.Pattern[str]], ...]
     production: tuple[tuple[StatusRule, re.Pattern[str]], ...]
     # every status phrase of each, as one regex: most sentences state none (None: not joined)
-    screens: dict[str, re.Pattern[str] | None]
-    negation: re.Pattern[str] | None
-    denial: re.Pattern[str] | None
-    making: re.Pattern[str] | None
+    screens: dict[str, Finder | None]
+    negation: Finder | None
+    denial: Finder | None
+    making: Finder | None
     other_films: re.Pattern[str] | None
-    earlier_film: re.Pattern[str] | None
+    earlier_film: Finder | None
     role: re.Pattern[str] | None
     ours: re.Pattern[str] | None  # what names our film: aliases, franchise, sequel words
     people: tuple[tuple[str, str, str], ...]  # (name as written, normalized, surname)
@@ -115,7 +116,7 @@ def _any(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return topic_regex("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 
 
-def _screen(rules: tuple[StatusRule, ...]) -> re.Pattern[str] | None:
+def _screen(rules: tuple[StatusRule, ...]) -> Finder | None:
     """All the rules' phrases as one regex that tells whether a sentence has any of them."""
     return whether_pattern([p for rule in rules for p in rule.patterns])
 
@@ -223,7 +224,7 @@ def _clause_before(text: str, position: int) -> str:
     return text[start:position]
 
 
-def _just_before(pattern: re.Pattern[str] | None, text: str, position: int) -> bool:
+def _just_before(pattern: Finder | None, text: str, position: int) -> bool:
     """True when the pattern occurs within the few words of the clause before a position."""
     if pattern is None:
         return False

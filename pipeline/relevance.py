@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.topic import RelevanceSettings, Topic
+from pipeline.literals import Finder, screened
 from pipeline.records import Relevance
 
 # Typographic punctuation folded to ASCII before matching, so that topic patterns can be
@@ -137,13 +138,13 @@ class _Matcher:
     support: re.Pattern[str] | None
     people: re.Pattern[str] | None  # the film's people alone, surnames too
     broad: re.Pattern[str] | None
-    trap_screen: re.Pattern[str] | None  # every trap pattern at once, to find trap sentences
+    trap_screen: Finder | None  # every trap pattern at once, to find trap sentences
     traps: tuple[tuple[str, re.Pattern[str]], ...]  # each group alone, to name it
     context_traps: frozenset[str]  # groups that sequel news mentions as context
     lifts: tuple[tuple[str, re.Pattern[str]], ...]  # what lifts a group beside a sequel word
     squashed: tuple[str, ...]  # broad terms and outlet words without spaces: what names an
     # outlet after the film's world
-    vocabulary: re.Pattern[str] | None  # the categories' terms and patterns
+    vocabulary: Finder | None  # the categories' terms and patterns
 
 
 def _has_top_level_bar(pattern: str) -> bool:
@@ -185,13 +186,14 @@ def boundary_first(pattern: str) -> str:
     return "\\b" + found.group(1) + pattern[found.end() :]
 
 
-def screen_pattern(patterns: Iterable[str]) -> re.Pattern[str] | None:
+def screen_pattern(patterns: Iterable[str]) -> Finder | None:
     """One regex for all the patterns, with their leading \\b hoisted out; None when
     there are none or they cannot be joined (then each pattern must be tried alone).
 
     Python's re tries an alternation at every position of the text; one shared \\b in
     front lets it skip the positions inside words, which makes this pass several times
-    faster than one pass per pattern.
+    faster than one pass per pattern. Behind it, when the patterns have one, is the screen
+    of the words they are built on (`pipeline.literals`): most texts have none of them.
     """
     # the screen only says whether any matches: group names (which two patterns may share)
     # are dropped unless a pattern refers back to one
@@ -205,7 +207,7 @@ def screen_pattern(patterns: Iterable[str]) -> re.Pattern[str] | None:
     if not branches:
         return None
     try:
-        return re.compile("|".join(branches))
+        return screened(re.compile("|".join(branches)))
     except re.error:  # e.g. a global flag inside one pattern: scan each pattern instead
         return None
 
@@ -252,7 +254,7 @@ def _surnames(people: Iterable[str]) -> list[str]:
     return found
 
 
-def _vocabulary(topic: Topic) -> re.Pattern[str] | None:
+def _vocabulary(topic: Topic) -> Finder | None:
     """The words and phrases of the topic's categories (casting, release date, script...)."""
     terms = terms_pattern(
         term
@@ -385,7 +387,7 @@ def _document(title: str, text: str, description: str) -> _Document:
     return _Document(sentences, "\n".join(sentences), tuple(starts), originals)
 
 
-def _hits(pattern: re.Pattern[str] | None, doc: _Document) -> set[int]:
+def _hits(pattern: Finder | None, doc: _Document) -> set[int]:
     """Indexes of the sentences in which the pattern matches."""
     if pattern is None:
         return set()

@@ -1,0 +1,212 @@
+"""The literal words a regex cannot match without, found by reading its parse tree.
+
+Python's re tries an alternation of many patterns at every position of a text, paying for
+each branch that does not start with a plain character; a screen of a hundred status
+phrases cost more than everything else in a sentence. Most sentences contain none of the
+words those phrases are built on ("signed", "return", "greenlit"), and a trie of those
+words is scanned in C at the speed of a plain search. `required` finds, for a pattern, a
+set of strings one of which every match contains; `literal_screen` joins several patterns'
+sets into that trie, or gives None when some pattern needs no particular word.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from re import _constants as C  # type: ignore[attr-defined]
+from re import _parser  # type: ignore[attr-defined]
+from typing import Any
+
+# An exact set bigger than this stops growing (what follows is cut off): enough to spell
+# "(?:is|are|was) (?:set|expected) to" out, not so many that the screen is slow itself.
+MOST_STRINGS = 64
+# A set whose shortest string is shorter than this screens little ("a", "of"): the screen
+# is made only when every pattern has a set at least this long. Two characters of a
+# script written without spaces ("降板", "하차") are a word, and rare enough.
+SHORTEST = 3
+SHORTEST_UNSPACED = 2
+
+_Strings = frozenset[str]
+
+
+def required(pattern: str) -> _Strings | None:
+    """Strings one of which every match of the pattern contains (the longest such set
+    found), or None when none could be told: case-insensitive, or no literal throughout."""
+    try:
+        parsed = _parser.parse(pattern)
+    except re.error:
+        return None
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return None
+    return _best(_sequence(list(parsed)))
+
+
+def _best(candidates: Iterable[_Strings]) -> _Strings | None:
+    """The candidate that screens best: the longest shortest string, then the fewest."""
+    found = [c for c in candidates if c and all(c)]
+    if not found:
+        return None
+    return max(found, key=lambda c: (min(map(len, c)), -len(c)))
+
+
+def _sequence(items: list[tuple[Any, Any]]) -> list[_Strings]:
+    """Every set a sequence of parsed items requires: the runs of items that match exact
+    strings (spelled out together) and what each other item requires."""
+    found: list[_Strings] = []
+    run: _Strings | None = None  # the exact strings of the run of items so far
+    for op, av in items:
+        exact = _exact(op, av)
+        if exact is not None:
+            joined = exact if run is None else _join(run, exact)
+            if joined is None:  # too many: keep the run so far and start again
+                if run is not None:
+                    found.append(run)
+                joined = exact
+            run = joined
+            continue
+        if run is not None:
+            found.append(run)
+            run = None
+        if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            continue  # zero-width: nothing consumed, nothing required inside the match
+        found.extend(_inner(op, av))
+    if run is not None:
+        found.append(run)
+    return found
+
+
+def _join(first: _Strings, then: _Strings) -> _Strings | None:
+    """Every string of `first` followed by every string of `then`; None when too many."""
+    if len(first) * len(then) > MOST_STRINGS:
+        return None
+    return frozenset(a + b for a in first for b in then)
+
+
+def _exact(op: Any, av: Any) -> _Strings | None:
+    """The strings an item matches when it can match only a few exact strings."""
+    if op is C.LITERAL:
+        return frozenset({chr(av)})
+    if op is C.SUBPATTERN:
+        return None if av[1] or av[2] else _exact_sequence(list(av[-1]))
+    if op is C.BRANCH:
+        strings: set[str] = set()
+        for branch in av[1]:
+            exact = _exact_sequence(list(branch))
+            if exact is None:
+                return None
+            strings |= exact
+        return frozenset(strings) if len(strings) <= MOST_STRINGS else None
+    if op is C.IN and all(kind is C.LITERAL for kind, _ in av) and len(av) <= 8:
+        return frozenset(chr(code) for _, code in av)
+    return None
+
+
+def _exact_sequence(items: list[tuple[Any, Any]]) -> _Strings | None:
+    """The exact strings a whole sequence matches, if it can match only a few."""
+    strings: _Strings = frozenset({""})
+    for op, av in items:
+        exact = _exact(op, av)
+        if exact is None:
+            return None
+        joined = _join(strings, exact)
+        if joined is None:
+            return None
+        strings = joined
+    return strings
+
+
+def _inner(op: Any, av: Any) -> list[_Strings]:
+    """What an item that matches no few exact strings requires, from what is inside it."""
+    if op is C.SUBPATTERN:
+        return [] if av[1] or av[2] else _sequence(list(av[-1]))
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT) and av[0] >= 1:
+        return _sequence(list(av[2]))
+    if op is C.ATOMIC_GROUP:
+        return _sequence(list(av))
+    if op is C.BRANCH:
+        # each branch must give a set; the item requires their union
+        union: set[str] = set()
+        for branch in av[1]:
+            best = _best(_sequence(list(branch)))
+            if best is None:
+                return []
+            union |= best
+        return [frozenset(union)]
+    return []
+
+
+class Screened:
+    """A regex searched only in the texts that contain a string it cannot match without:
+    `search` and `finditer` as on the regex, answered at once for the other texts."""
+
+    __slots__ = ("literals", "regex")
+
+    def __init__(self, regex: re.Pattern[str], literals: re.Pattern[str]) -> None:
+        self.regex = regex
+        self.literals = literals
+
+    @property
+    def pattern(self) -> str:
+        """The regex's pattern."""
+        return self.regex.pattern
+
+    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        """The regex's first match, if the text has one of the strings it needs."""
+        if self.literals.search(string, pos, endpos) is None:
+            return None
+        return self.regex.search(string, pos, endpos)
+
+    def finditer(
+        self, string: str, pos: int = 0, endpos: int = sys.maxsize
+    ) -> Iterator[re.Match[str]]:
+        """The regex's matches, if the text has one of the strings it needs."""
+        if self.literals.search(string, pos, endpos) is None:
+            return iter(())
+        return self.regex.finditer(string, pos, endpos)
+
+
+# a regex, or one behind its literal screen: what matches whether any of several occurs
+Finder = re.Pattern[str] | Screened
+
+
+def screened(regex: re.Pattern[str]) -> Finder:
+    """The regex behind the literal screen of what it requires, when it has one."""
+    literals = literal_screen([regex.pattern])
+    return regex if literals is None else Screened(regex, literals)
+
+
+def literal_screen(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex of the strings the patterns require (a trie, no boundaries): a text it does
+    not match matches none of the patterns. None when a pattern requires no string long
+    enough to screen with."""
+    strings: set[str] = set()
+    for pattern in patterns:
+        found = required(pattern)
+        if found is None or not all(map(_long_enough, found)):
+            return None
+        strings |= found
+    if not strings:
+        return None
+    trie: dict[str, Any] = {}
+    for string in strings:
+        node = trie
+        for char in string:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return re.compile(_trie(trie))
+
+
+def _long_enough(string: str) -> bool:
+    """Whether a string is long enough to screen with."""
+    return len(string) >= (SHORTEST if string.isascii() else SHORTEST_UNSPACED)
+
+
+def _trie(node: dict[str, Any]) -> str:
+    """A trie as a regex that matches as soon as any of its strings ends."""
+    if "" in node:
+        return ""  # a string ends here: whatever follows, one was found
+    branches = [re.escape(char) + _trie(child) for char, child in sorted(node.items())]
+    if len(branches) == 1:
+        return branches[0]
+    return "(?:" + "|".join(branches) + ")"
