@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from config.topic import Category, ClassifySettings, Topic
-from pipeline.literals import Finder
+from pipeline.literals import Finder, Terms
 from pipeline.records import Label
 from pipeline.relevance import (
     SentenceView,
@@ -71,12 +71,12 @@ class _CategoryMatcher:
     """One category's words, patterns and names, compiled once."""
 
     name: str
-    terms: re.Pattern[str] | None
+    terms: Terms | None
     patterns: _Patterns
     lone_patterns: _Patterns  # outright only where no other category is
-    hints: re.Pattern[str] | None
+    hints: Terms | None
     hint_patterns: _Patterns
-    names: re.Pattern[str] | None
+    names: Terms | None
     facts: _Patterns  # the fact phrases of the category's kind
     facts_need_name: bool  # cast phrases ("will return") count only beside a name
     name_weight: float | None  # the category's own weight of a name, if any
@@ -148,7 +148,7 @@ def _declines(topic: Topic) -> Finder | None:
     return whether_pattern(topic.classify.declines)
 
 
-def _spans(pattern: re.Pattern[str] | None, text: str) -> dict[str, tuple[int, int]]:
+def _spans(pattern: Terms | None, text: str) -> dict[str, tuple[int, int]]:
     """The different strings a pattern matches in a text, each with its first span."""
     found: dict[str, tuple[int, int]] = {}
     for match in pattern.finditer(text) if pattern else ():

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from config.topic import StatusRule, Topic
 from pipeline.classify import Evidence, all_evidence, labels, topic_regex, whether_pattern
-from pipeline.literals import Finder
+from pipeline.literals import Finder, Terms
 from pipeline.records import Analysis, Fact
 from pipeline.relevance import SentenceView, as_written, normalize, terms_pattern
 
@@ -106,7 +106,7 @@ class _Vocabulary:
     other_films: re.Pattern[str] | None
     earlier_film: Finder | None
     role: re.Pattern[str] | None
-    ours: re.Pattern[str] | None  # what names our film: aliases, franchise, sequel words
+    ours: Terms | None  # what names our film: aliases, franchise, sequel words
     people: tuple[tuple[str, str, str], ...]  # (name as written, normalized, surname)
     named: frozenset[str]  # every word of the topic's names and terms: no newcomer's name
 
@@ -203,7 +203,7 @@ class _Context:
     vocabulary: _Vocabulary
     earliest_year: int  # release years before this are not the sequel's
     published: datetime | None
-    names: tuple[tuple[str, re.Pattern[str]], ...]  # person -> their full name or surname
+    names: tuple[tuple[str, Terms], ...]  # person -> their full name or surname
 
 
 def _clause(text: str, position: int) -> tuple[int, int]:
@@ -582,12 +582,12 @@ def _production(ctx: _Context, item: Evidence) -> list[Fact]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _person_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+def _person_pattern(terms: tuple[str, ...]) -> Terms | None:
     """One person's names as a pattern (cached: every article asks for the same few)."""
     return terms_pattern(terms)
 
 
-def _names(vocabulary: _Vocabulary, article: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+def _names(vocabulary: _Vocabulary, article: str) -> tuple[tuple[str, Terms], ...]:
     """Each cast member's pattern: the full name, and the surname once the article named them."""
     names = []
     for person, full, surname in vocabulary.people:

@@ -11,6 +11,7 @@ sets into that trie, or gives None when some pattern needs no particular word.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -166,8 +167,63 @@ class Screened:
         return self.regex.finditer(string, pos, endpos)
 
 
-# a regex, or one behind its literal screen: what matches whether any of several occurs
-Finder = re.Pattern[str] | Screened
+_WORD = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=1024)
+def words_of(text: str) -> frozenset[str]:
+    """The words (runs of word characters) of a text: each sentence is split once, and every
+    term list asked about it after that answers from the set (a text's hash is kept)."""
+    return frozenset(_WORD.findall(text))
+
+
+class Terms:
+    """A term trie's regex, searched only in the texts that have one of the words its terms
+    start with (or, for a term that has no such word, the piece of it before its first gap).
+
+    A bounded term's first run of word characters is a whole word of any text it occurs in,
+    so a sentence none of whose words is one of them cannot hold it; most sentences hold
+    none of a category's names or words. Asked for part of a text (`pos`, `endpos`), where a
+    word may be cut short, the regex is searched at once.
+    """
+
+    __slots__ = ("firsts", "pieces", "regex")
+
+    def __init__(
+        self, regex: re.Pattern[str], firsts: frozenset[str], pieces: tuple[str, ...]
+    ) -> None:
+        self.regex = regex
+        self.firsts = firsts
+        self.pieces = pieces
+
+    @property
+    def pattern(self) -> str:
+        """The regex's pattern."""
+        return self.regex.pattern
+
+    def could_be_in(self, text: str) -> bool:
+        """Whether the text has a word (or piece) without which no term can occur in it."""
+        if not self.firsts.isdisjoint(words_of(text)):
+            return True
+        return any(piece in text for piece in self.pieces)
+
+    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        """The regex's first match, if the text could hold a term."""
+        if pos == 0 and endpos == sys.maxsize and not self.could_be_in(string):
+            return None
+        return self.regex.search(string, pos, endpos)
+
+    def finditer(
+        self, string: str, pos: int = 0, endpos: int = sys.maxsize
+    ) -> Iterator[re.Match[str]]:
+        """The regex's matches, if the text could hold a term."""
+        if pos == 0 and endpos == sys.maxsize and not self.could_be_in(string):
+            return iter(())
+        return self.regex.finditer(string, pos, endpos)
+
+
+# a regex, or one behind a screen: what finds any of several terms or patterns
+Finder = re.Pattern[str] | Screened | Terms
 
 
 def screened(regex: re.Pattern[str]) -> Finder:

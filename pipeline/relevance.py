@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.topic import RelevanceSettings, Topic
-from pipeline.literals import Finder, screened
+from pipeline.literals import Finder, Terms, screened
 from pipeline.records import Relevance
 
 # Typographic punctuation folded to ASCII before matching, so that topic patterns can be
@@ -74,7 +74,7 @@ def normalize(text: str) -> str:
     return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
 
 
-def terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+def terms_pattern(terms: Iterable[str]) -> Terms | None:
     """One compiled alternation of whole-word terms, longest first; None when empty.
 
     A term that starts or ends in a script written without spaces (Japanese, Chinese)
@@ -83,20 +83,29 @@ def terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
     The terms are merged into a trie ("nova(?:s)?" rather than "novas|nova"): Python's re
     tries an alternation at every position of the text, and a few hundred separate branches
     made this the slowest part of reading an article. Each first character leads its
-    branch, the word-boundary check after it.
+    branch, the word-boundary check after it. A text none of whose words starts a term is
+    not searched at all (`pipeline.literals.Terms`).
     """
     trie: dict[bool, dict[str, Any]] = {True: {}, False: {}}  # by: bounded on the left
+    firsts: set[str] = set()  # the words that start terms: a text without them has none
+    pieces: set[str] = set()  # the start of a term without such a word, to look for instead
     for term in {normalize(term).strip() for term in terms}:
         words = [word for word in _TERM_SPLIT.split(term) if word]
         if not words:
             continue
-        node = trie[not UNSPACED.match(term[0])]
+        bounded = not UNSPACED.match(term[0])
+        node = trie[bounded]
         for i, word in enumerate(words):
             if i:
                 node = node.setdefault(_GAP_KEY, {})
             for char in word:
                 node = node.setdefault(char, {})
         node[_END_KEY] = "" if UNSPACED.match(term[-1]) else r"(?!\w)"
+        first = _first_word(words, bounded, bool(node[_END_KEY]))
+        if first is None:
+            pieces.add(words[0])
+        else:
+            firsts.add(first)
     # Every branch starts with its first character, and the word-boundary check comes right
     # after it ("a(?<!\wa)lita"): an alternation whose branches all start with a character
     # lets re skip, in C, every position where none of those characters is.
@@ -107,7 +116,23 @@ def terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
     ]
     if not branches:
         return None
-    return re.compile(f"(?:{'|'.join(branches)})")  # one unit: callers build on .pattern
+    # one unit: callers build on .pattern
+    return Terms(re.compile(f"(?:{'|'.join(branches)})"), frozenset(firsts), tuple(sorted(pieces)))
+
+
+def _first_word(words: list[str], bounded: bool, ends_bounded: bool) -> str | None:
+    """The first run of word characters of a term (split into `words`) when it is a whole
+    word of any text the term occurs in: a boundary or another character of the term on
+    each side. None for one that runs on into a script written without spaces."""
+    run = _WORD_RUN.search(words[0])
+    if run is None or (run.start() == 0 and not bounded):
+        return None
+    if run.end() == len(words[0]) and len(words) == 1 and not ends_bounded:
+        return None
+    return run.group()
+
+
+_WORD_RUN = re.compile(r"\w+")
 
 
 _GAP_KEY = " "  # in a term trie: the gap between two words (never a character of a word)
@@ -132,12 +157,12 @@ def _trie_regex(node: dict[str, Any]) -> str:
 class _Matcher:
     """A topic's patterns, compiled once."""
 
-    aliases: re.Pattern[str] | None
-    franchise: re.Pattern[str] | None
-    sequel_words: re.Pattern[str] | None
-    support: re.Pattern[str] | None
-    people: re.Pattern[str] | None  # the film's people alone, surnames too
-    broad: re.Pattern[str] | None
+    aliases: Terms | None
+    franchise: Terms | None
+    sequel_words: Terms | None
+    support: Terms | None
+    people: Terms | None  # the film's people alone, surnames too
+    broad: Terms | None
     trap_screen: Finder | None  # every trap pattern at once, to find trap sentences
     traps: tuple[tuple[str, re.Pattern[str]], ...]  # each group alone, to name it
     context_traps: frozenset[str]  # groups that sequel news mentions as context
@@ -391,7 +416,9 @@ def _hits(pattern: Finder | None, doc: _Document) -> set[int]:
     """Indexes of the sentences in which the pattern matches."""
     if pattern is None:
         return set()
-    return {bisect_right(doc.starts, m.start()) - 1 for m in pattern.finditer(doc.joined)}
+    # a whole article has some word of most term lists: not worth splitting into words
+    finder = pattern.regex if isinstance(pattern, Terms) else pattern
+    return {bisect_right(doc.starts, m.start()) - 1 for m in finder.finditer(doc.joined)}
 
 
 def _trap_hits(matcher: _Matcher, doc: _Document) -> dict[str, set[int]]:

@@ -11,7 +11,8 @@ import pytest
 from config import Topic
 from pipeline import classify, facts, relevance
 from pipeline.evaluate import load_items
-from pipeline.literals import Screened, literal_screen, required, screened
+from pipeline.literals import Screened, Terms, literal_screen, required, screened
+from pipeline.relevance import terms_pattern
 
 EVAL = Path(__file__).resolve().parents[1] / "data" / "eval"
 
@@ -97,3 +98,58 @@ def test_no_screen_of_the_shipped_topic_hides_a_match(topic: Topic, sentences: l
             assert (screen.search(text) is None) == (expected is None), (screen.pattern[:80], text)
             matched += expected is not None
     assert matched > 1000  # the screens were tried on sentences that have their phrases
+
+
+def test_a_term_list_skips_a_text_without_the_words_its_terms_start_with() -> None:
+    terms = terms_pattern(["Rosa Salazar", "Zalem", "#AlitaArmy", "Dr. Ido"])
+    assert terms is not None
+    assert terms.firsts == {"rosa", "zalem", "alitaarmy", "dr"}
+    assert terms.pieces == ()
+    assert not terms.could_be_in("the studio said nothing")
+    assert [m.group() for m in terms.finditer("rosa salazar and dr. ido in zalem")] == [
+        "rosa salazar",
+        "dr. ido",
+        "zalem",
+    ]
+    assert terms.search("the #alitaarmy trends") is not None
+    # the screen is by whole words: "zalems" is no word of a term, nor is it a match
+    assert terms.search("zalems") is None and terms.regex.search("zalems") is None
+
+
+def test_a_term_in_a_script_without_spaces_is_looked_for_as_a_piece() -> None:
+    terms = terms_pattern(["アリータ", "Alita"])
+    assert terms is not None
+    assert terms.firsts == {"alita"} and terms.pieces == ("アリータ",)
+    # "アリータ2の続編" is one run of word characters: the piece is found inside it
+    assert terms.search("アリータ2の続編が決定") is not None
+    assert terms.search("続編が決定") is None
+
+
+def test_part_of_a_text_is_searched_without_the_screen() -> None:
+    terms = terms_pattern(["return"])
+    assert terms is not None
+    text = "she is returning"
+    # up to `endpos` the word reads "return": the regex finds it, and so must the screen
+    assert terms.search(text, 0, 13) is not None
+    assert terms.search(text) is None
+
+
+def test_no_term_list_of_the_shipped_topic_hides_a_match(
+    topic: Topic, sentences: list[str]
+) -> None:
+    """Over every labelled sentence, each term list of the shipped topic finds exactly
+    what its regex alone finds."""
+    matchers, _ = classify._matchers(topic)
+    found = [t for m in matchers for t in (m.terms, m.hints, m.names)]
+    judge = relevance._matcher(topic)
+    found += [judge.aliases, judge.franchise, judge.sequel_words, judge.support, judge.people]
+    found += [facts._vocabulary(topic).ours]
+    lists = [item for item in found if isinstance(item, Terms)]
+    assert len(lists) >= 15
+    matched = 0
+    for terms in lists:
+        for text in sentences:
+            expected = [m.span() for m in terms.regex.finditer(text)]
+            assert [m.span() for m in terms.finditer(text)] == expected, (terms.pattern[:60], text)
+            matched += bool(expected)
+    assert matched > 10_000
