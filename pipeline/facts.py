@@ -10,7 +10,7 @@ from datetime import datetime
 
 from config.topic import StatusRule, Topic
 from pipeline.classify import Evidence, all_evidence, labels, topic_regex, whether_pattern
-from pipeline.literals import Finder, Terms
+from pipeline.literals import Finder, Terms, screened
 from pipeline.records import Analysis, Fact
 from pipeline.relevance import SentenceView, as_written, normalize, terms_pattern
 
@@ -96,8 +96,8 @@ class _Vocabulary:
     """The topic's fact vocabulary, compiled once."""
 
     windows: tuple[tuple[str, re.Pattern[str]], ...]
-    cast: tuple[tuple[StatusRule, re.Pattern[str]], ...]
-    production: tuple[tuple[StatusRule, re.Pattern[str]], ...]
+    cast: tuple[tuple[StatusRule, Finder], ...]
+    production: tuple[tuple[StatusRule, Finder], ...]
     # every status phrase of each, as one regex: most sentences state none (None: not joined)
     screens: dict[str, Finder | None]
     negation: Finder | None
@@ -121,9 +121,12 @@ def _screen(rules: tuple[StatusRule, ...]) -> Finder | None:
     return whether_pattern([p for rule in rules for p in rule.patterns])
 
 
-def _rules(rules: tuple[StatusRule, ...]) -> tuple[tuple[StatusRule, re.Pattern[str]], ...]:
-    """Each status rule with its patterns compiled into one regex."""
-    return tuple((rule, topic_regex("|".join(f"(?:{p})" for p in rule.patterns))) for rule in rules)
+def _rules(rules: tuple[StatusRule, ...]) -> tuple[tuple[StatusRule, Finder], ...]:
+    """Each status rule with its patterns compiled into one regex (behind the screen of the
+    words they need: a sentence that states one status seldom has another's words)."""
+    return tuple(
+        (rule, screened(topic_regex("|".join(f"(?:{p})" for p in rule.patterns)))) for rule in rules
+    )
 
 
 def _role_pattern(topic: Topic) -> re.Pattern[str] | None:
