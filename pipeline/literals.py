@@ -3,10 +3,11 @@
 Python's re tries an alternation of many patterns at every position of a text, paying for
 each branch that does not start with a plain character; a screen of a hundred status
 phrases cost more than everything else in a sentence. Most sentences contain none of the
-words those phrases are built on ("signed", "return", "greenlit"), and a trie of those
-words is scanned in C at the speed of a plain search. `required` finds, for a pattern, a
-set of strings one of which every match contains; `literal_screen` joins several patterns'
-sets into that trie, or gives None when some pattern needs no particular word.
+words those phrases are built on ("signed", "return", "greenlit"). `required` finds, for a
+pattern, a set of strings one of which every match contains; `screened` puts a regex behind
+them (`Screened`). Every screen's strings are in one Aho-Corasick automaton (pyahocorasick),
+so a sentence is scanned once, in C, for all the screens asked about it. `Terms` does the
+same for a term trie with the words its terms start with.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from __future__ import annotations
 import functools
 import re
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from re import _constants as C  # type: ignore[attr-defined]
 from re import _parser  # type: ignore[attr-defined]
 from typing import Any
+
+import ahocorasick
 
 # An exact set bigger than this stops growing (what follows is cut off): enough to spell
 # "(?:is|are|was) (?:set|expected) to" out, not so many that the screen is slow itself.
@@ -137,24 +141,70 @@ def _inner(op: Any, av: Any) -> list[_Strings]:
     return []
 
 
+class _StringIndex:
+    """The strings of every screen in one Aho-Corasick automaton, each string with the
+    screens that need it: a sentence is scanned once for all the screens asked about it
+    (a dozen of them), not once by each screen's own regex."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.owners: dict[str, set[int]] = {}
+        self.screens = 0  # how many screens are registered: the automaton's version
+        self.automaton: Any = None
+
+    def register(self, strings: Iterable[str]) -> int:
+        """Add a screen's strings; its number, by which `_present` names it."""
+        with self.lock:
+            key = self.screens
+            for string in strings:
+                self.owners.setdefault(string, set()).add(key)
+            automaton = ahocorasick.Automaton()
+            for string, owners in self.owners.items():
+                automaton.add_word(string, frozenset(owners))
+            automaton.make_automaton()
+            self.automaton = automaton
+            self.screens = key + 1
+        return key
+
+
+_INDEX = _StringIndex()
+
+
+@functools.lru_cache(maxsize=1024)
+def _present(text: str, version: int) -> frozenset[int]:
+    """The screens (by number) some string of which the text contains; `version` keeps an
+    answer given before a screen was added from being taken for one after."""
+    found: set[int] = set()
+    for _, owners in _INDEX.automaton.iter(text):
+        found |= owners
+    return frozenset(found)
+
+
 class Screened:
     """A regex searched only in the texts that contain a string it cannot match without:
     `search` and `finditer` as on the regex, answered at once for the other texts."""
 
-    __slots__ = ("literals", "regex")
+    __slots__ = ("key", "literals", "regex")
 
-    def __init__(self, regex: re.Pattern[str], literals: re.Pattern[str]) -> None:
+    def __init__(self, regex: re.Pattern[str], literals: re.Pattern[str], key: int) -> None:
         self.regex = regex
-        self.literals = literals
+        self.literals = literals  # the strings as one regex: for part of a text
+        self.key = key  # the screen's number in _INDEX: for a whole text
 
     @property
     def pattern(self) -> str:
         """The regex's pattern."""
         return self.regex.pattern
 
+    def could_be_in(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> bool:
+        """Whether the text (or its part from pos to endpos) has a string the regex needs."""
+        if pos == 0 and endpos == sys.maxsize:
+            return self.key in _present(string, _INDEX.screens)
+        return self.literals.search(string, pos, endpos) is not None
+
     def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
         """The regex's first match, if the text has one of the strings it needs."""
-        if self.literals.search(string, pos, endpos) is None:
+        if not self.could_be_in(string, pos, endpos):
             return None
         return self.regex.search(string, pos, endpos)
 
@@ -162,7 +212,7 @@ class Screened:
         self, string: str, pos: int = 0, endpos: int = sys.maxsize
     ) -> Iterator[re.Match[str]]:
         """The regex's matches, if the text has one of the strings it needs."""
-        if self.literals.search(string, pos, endpos) is None:
+        if not self.could_be_in(string, pos, endpos):
             return iter(())
         return self.regex.finditer(string, pos, endpos)
 
@@ -228,22 +278,34 @@ Finder = re.Pattern[str] | Screened | Terms
 
 def screened(regex: re.Pattern[str]) -> Finder:
     """The regex behind the literal screen of what it requires, when it has one."""
-    literals = literal_screen([regex.pattern])
-    return regex if literals is None else Screened(regex, literals)
+    strings = screen_strings([regex.pattern])
+    if strings is None:
+        return regex
+    return Screened(regex, _trie_pattern(strings), _INDEX.register(strings))
 
 
-def literal_screen(patterns: Iterable[str]) -> re.Pattern[str] | None:
-    """One regex of the strings the patterns require (a trie, no boundaries): a text it does
-    not match matches none of the patterns. None when a pattern requires no string long
-    enough to screen with."""
+def screen_strings(patterns: Iterable[str]) -> frozenset[str] | None:
+    """The strings the patterns require: a text without any of them matches none of the
+    patterns. None when a pattern requires no string long enough to screen with."""
     strings: set[str] = set()
     for pattern in patterns:
         found = required(pattern)
         if found is None or not all(map(_long_enough, found)):
             return None
         strings |= found
-    if not strings:
-        return None
+    return frozenset(strings) or None
+
+
+def literal_screen(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex of the strings the patterns require (a trie, no boundaries): a text it does
+    not match matches none of the patterns. None when a pattern requires no string long
+    enough to screen with."""
+    strings = screen_strings(patterns)
+    return None if strings is None else _trie_pattern(strings)
+
+
+def _trie_pattern(strings: Iterable[str]) -> re.Pattern[str]:
+    """The strings as one regex, a trie without boundaries."""
     trie: dict[str, Any] = {}
     for string in strings:
         node = trie

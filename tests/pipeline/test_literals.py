@@ -153,3 +153,19 @@ def test_no_term_list_of_the_shipped_topic_hides_a_match(
             assert [m.span() for m in terms.finditer(text)] == expected, (terms.pattern[:60], text)
             matched += bool(expected)
     assert matched > 10_000
+
+
+def test_screens_sharing_an_index_each_answer_for_their_own_strings() -> None:
+    returns = screened(re.compile(r"\b(?:will|would) return\b"))
+    greenlit = screened(re.compile(r"\b(?:greenlit|green-lit)\b"))
+    assert isinstance(returns, Screened) and isinstance(greenlit, Screened)
+    text = "the sequel was greenlit on monday"
+    assert returns.search(text) is None
+    assert greenlit.search(text) is not None
+    # a screen added after the text was first looked at still finds its strings in it
+    later = screened(re.compile(r"\bon monday\b"))
+    assert later.search(text) is not None
+    assert greenlit.search(text) is not None and returns.search(text) is None
+    # part of a text is looked at through the screen's own regex of its strings
+    assert greenlit.search(text, 0, 18) is None
+    assert greenlit.search(text, 0, 23) is not None
