@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,11 @@ def test_the_first_crawl_succeeds_and_reports_every_source(crawled: dict[str, An
     for source in tomllib.loads(crawled["config"].with_name("sources.toml").read_text())["sources"]:
         assert source["name"] in first.stdout
     assert "new_articles" in first.stdout
+    # the process ends at once after its work (sequelwatch.cli.main): what it printed last
+    # still reaches the pipes, and what it wrote is in the store
+    assert re.search(r"\nrun \d+: ok, \d+ requests, .* new articles", first.stdout)
+    assert first.stdout.endswith("errors\n"), first.stdout[-200:]
+    assert "placed " in first.stderr and crawled["articles"]
 
 
 def test_the_crawl_says_what_it_kept_without_scrapys_chatter(crawled: dict[str, Any]) -> None:
