@@ -149,13 +149,17 @@ class _StringIndex:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.owners: dict[str, set[int]] = {}
-        self.screens = 0  # how many screens are registered: the automaton's version
+        self.keys: dict[frozenset[str], int] = {}  # each set of strings registered once
+        self.screens = 0  # how many sets are registered: the automaton's version
         self.automaton: Any = None
 
-    def register(self, strings: Iterable[str]) -> int:
-        """Add a screen's strings; its number, by which `_present` names it."""
+    def register(self, strings: frozenset[str]) -> int:
+        """Add a screen's strings; its number, by which `_present` names it. The same
+        strings (the same topic compiled again) keep the number they were given."""
         with self.lock:
-            key = self.screens
+            if strings in self.keys:
+                return self.keys[strings]
+            key = self.keys[strings] = self.screens
             for string in strings:
                 self.owners.setdefault(string, set()).add(key)
             automaton = ahocorasick.Automaton()

@@ -169,3 +169,11 @@ def test_screens_sharing_an_index_each_answer_for_their_own_strings() -> None:
     # part of a text is looked at through the screen's own regex of its strings
     assert greenlit.search(text, 0, 18) is None
     assert greenlit.search(text, 0, 23) is not None
+
+
+def test_a_topic_compiled_again_adds_nothing_to_the_index() -> None:
+    first = screened(re.compile(r"\b(?:shelved|on hold)\b"))
+    again = screened(re.compile(r"\b(?:on hold|shelved)\b"))
+    assert isinstance(first, Screened) and isinstance(again, Screened)
+    assert first.key == again.key  # one set of strings, one number: the index stays its size
+    assert again.search("the sequel is on hold") is not None
