@@ -96,6 +96,20 @@ def test_christmas_is_december_and_a_shoot_is_not_a_release(topic: Topic) -> Non
     ) == {"no earlier than 2030"}
 
 
+def test_polish_months_and_more_ways_of_saying_not_before(topic: Topic) -> None:
+    # a Polish month comes in three cases
+    assert release_of(topic, "Alita: Battle Angel 2 trafi do kin w lipcu 2031 roku.") == {"2031-07"}
+    assert release_of(
+        topic, "Alita: Battle Angel 2 trafi do kin 20 grudnia 2030 roku, takze w IMAX."
+    ) == {"2030-12"}
+    assert release_of(
+        topic, "Cameron says that puts Alita: Battle Angel 2 in 2031 at the very earliest."
+    ) == {"no earlier than 2031"}
+    assert release_of(
+        topic, "Ein Kinostart von Alita: Battle Angel 2 vor 2032 ist damit ausgeschlossen."
+    ) == {"no earlier than 2032"}
+
+
 def test_cast_statuses_and_roles(topic: Topic) -> None:
     cast = facts(analysed(topic, "cast"), "cast")
     assert cast["Rosa Salazar", "returning"].detail == "Alita"
