@@ -37,7 +37,7 @@ MONTHS: dict[int, tuple[str, ...]] = {
     11: ("november", "nov", "noviembre", "novembre", "novembro", "listopad", "listopada",
          "listopadzie"),
     12: ("december", "dec",
-         "christmas", "navidad", "natale", "weihnachten", "noel", "natal",  # "Christmas 2031": December
+         "christmas", "navidad", "natale", "weihnachten", "noel", "natal",  # Christmas 2031
          "diciembre", "dicembre", "dezember", "decembre", "dezembro", "desember", "grudzien",
          "grudnia", "grudniu"),
 }
