@@ -41,27 +41,14 @@ MONTHS: dict[int, tuple[str, ...]] = {
          "diciembre", "dicembre", "dezember", "decembre", "dezembro", "desember", "grudzien",
          "grudnia", "grudniu"),
 }
-# fmt: on
 # Relative years, resolved against the article's publication date: phrase -> years ahead.
 RELATIVE_YEARS: dict[str, int] = {
-    "next year": 1,
-    "this year": 0,
-    "el proximo ano": 1,
-    "el ano que viene": 1,
-    "este ano": 0,
-    "l'anno prossimo": 1,
-    "il prossimo anno": 1,
-    "quest'anno": 0,
-    "nachstes jahr": 1,
-    "nachsten jahr": 1,
-    "dieses jahr": 0,
-    "l'annee prochaine": 1,
-    "cette annee": 0,
-    "ano que vem": 1,
-    "proximo ano": 1,
-    "tahun depan": 1,
-    "tahun ini": 0,
-}  # fmt: skip
+    "next year": 1, "this year": 0, "el proximo ano": 1, "el ano que viene": 1, "este ano": 0,
+    "l'anno prossimo": 1, "il prossimo anno": 1, "quest'anno": 0, "nachstes jahr": 1,
+    "nachsten jahr": 1, "dieses jahr": 0, "l'annee prochaine": 1, "cette annee": 0,
+    "ano que vem": 1, "proximo ano": 1, "tahun depan": 1, "tahun ini": 0,
+}
+# fmt: on
 # Where a clause ends inside a sentence: punctuation (not the comma of "December 14, 2030")
 # and the conjunctions that turn to another subject.
 CLAUSE_BREAK = re.compile(
