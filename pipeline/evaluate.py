@@ -249,10 +249,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     one table of all of them together instead (each annotator's batch still in a store of
     its own), the figure of several held-out sets at once."""
     args = list(argv if argv is not None else sys.argv[1:])
+    usage = "usage: python -m pipeline.evaluate [--pooled] FOLDER [FOLDER ...]"
+    if "-h" in args or "--help" in args:
+        print(usage)
+        return 0
     pooled = "--pooled" in args
     folders = [Path(a) for a in args if a != "--pooled"]
-    if not folders:
-        print("usage: python -m pipeline.evaluate [--pooled] FOLDER [FOLDER ...]", file=sys.stderr)
+    unknown = [a for a in args if a.startswith("-") and a != "--pooled"]
+    missing = [str(f) for f in folders if not any(f.glob("*.toml"))]
+    if not folders or unknown or missing:
+        print(usage, file=sys.stderr)
+        if unknown:
+            print(f"unknown option: {' '.join(unknown)}", file=sys.stderr)
+        elif missing:
+            print(f"no labelled articles (*.toml) in: {', '.join(missing)}", file=sys.stderr)
         return 2
     topic = load_topic(DEFAULT_TOPIC)
     runs = (

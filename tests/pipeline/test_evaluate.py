@@ -58,6 +58,19 @@ def test_the_command_prints_a_table_per_folder(
     assert main([]) == 2
 
 
+def test_a_typo_gets_the_usage_not_a_perfect_empty_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m pipeline.evaluate")
+    _write(tmp_path, "x-cast", "x-cast", "https://a.example/x")
+    assert main(["--polled", str(tmp_path)]) == 2
+    assert "unknown option: --polled" in capsys.readouterr().err
+    assert main([str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr()
+    assert "no labelled articles" in err.err and "1.000" not in err.out
+
+
 def test_pooled_prints_one_table_of_all_folders(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
