@@ -173,6 +173,9 @@ class Category(BaseModel):
     places: tuple[Term, ...] = ()  # each counts name_weight
     # this category's weight of a name, when not [classify] name_weight
     name_weight: float | None = Field(default=None, ge=0.0)
+    # this category's weight of one of its places, when not its name_weight: where a
+    # story is set says more of it than who is in it, whom a casting line names as a role
+    place_weight: float | None = Field(default=None, ge=0.0)
     # how many of its names make a sentence say it outright: two for most (a sentence
     # naming Cameron is not yet about production), one where a name is the subject
     # itself (a sentence naming Zalem or Hugo speaks of the story)

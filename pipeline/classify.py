@@ -76,10 +76,12 @@ class _CategoryMatcher:
     lone_patterns: _Patterns  # outright only where no other category is
     hints: Terms | None
     hint_patterns: _Patterns
-    names: Terms | None
+    names: Terms | None  # its people, and its places when they weigh the same
+    places: Terms | None  # its places when they weigh otherwise (place_weight)
     facts: _Patterns  # the fact phrases of the category's kind
     facts_need_name: bool  # cast phrases ("will return") count only beside a name
     name_weight: float | None  # the category's own weight of a name, if any
+    place_weight: float | None  # the category's own weight of a place, if any
     names_outright: int  # how many names say the category outright
 
 
@@ -109,8 +111,16 @@ def _fact_patterns(topic: Topic, name: str) -> tuple[str, ...]:
     return tuple(p for rule in rules for p in rule.patterns)
 
 
+def _with_spellings(topic: Topic, names: Iterable[str]) -> list[str]:
+    """Names, each with the other scripts' spellings the topic lists for it."""
+    return [form for name in names for form in (name, *topic.spellings.get(name, ()))]
+
+
 def _compile(topic: Topic, name: str, category: Category) -> _CategoryMatcher:
     """Compile one category of the topic file, with the fact phrases of its kind."""
+    separate = category.place_weight is not None
+    names = category.people if separate else (*category.people, *category.places)
+    places = category.places if separate else ()
     return _CategoryMatcher(
         name=name,
         terms=terms_pattern(term for group in category.terms.values() for term in group),
@@ -118,10 +128,12 @@ def _compile(topic: Topic, name: str, category: Category) -> _CategoryMatcher:
         lone_patterns=_Patterns.of(category.lone_patterns),
         hints=terms_pattern(term for group in category.hints.values() for term in group),
         hint_patterns=_Patterns.of(category.hint_patterns),
-        names=terms_pattern((*category.people, *category.places)),
+        names=terms_pattern(_with_spellings(topic, names)),
+        places=terms_pattern(_with_spellings(topic, places)),
         facts=_Patterns.of(_fact_patterns(topic, name)),
         facts_need_name=name == "cast",
         name_weight=category.name_weight,
+        place_weight=category.place_weight,
         names_outright=category.names_outright,
     )
 
@@ -186,7 +198,9 @@ def _raw_score(matcher: _CategoryMatcher, text: str, settings: ClassifySettings)
     add weight to a category but never earn it.
     """
     strong = _spans(matcher.terms, text)
-    names = sum(not _as_role(text, start) for start, _ in _spans(matcher.names, text).values())
+    people = sum(not _as_role(text, start) for start, _ in _spans(matcher.names, text).values())
+    places = sum(not _as_role(text, start) for start, _ in _spans(matcher.places, text).values())
+    names = people + places
     patterns = matcher.patterns.count(text)
     stated = bool((names or not matcher.facts_need_name) and matcher.facts.any(text))
     patterns += stated
@@ -202,7 +216,8 @@ def _raw_score(matcher: _CategoryMatcher, text: str, settings: ClassifySettings)
     score = (
         settings.term_weight * (len(strong) + patterns + lone)
         + settings.hint_weight * weak
-        + name_weight * names
+        + name_weight * people
+        + (name_weight if matcher.place_weight is None else matcher.place_weight) * places
     )
     outright = bool(strong or patterns or names >= matcher.names_outright)
     return _Raw(score, outright or bool(lone), stated, not outright and bool(lone))
@@ -255,14 +270,22 @@ def _in_context(view: SentenceView, last_about: int | None, span: int) -> bool:
     )
 
 
+def _outlet_masked(text: str, outlet: str) -> str:
+    """A normalized sentence with the outlet's own name blanked out: a forum named after
+    the film's world ("Motorball Forums > Film") says nothing of the story by its name."""
+    return text.replace(outlet, " " * len(outlet)) if outlet and outlet in text else text
+
+
 def sentence_evidence(
-    topic: Topic, views: Sequence[SentenceView], kept: bool = True
+    topic: Topic, views: Sequence[SentenceView], kept: bool = True, outlet: str | None = None
 ) -> list[Evidence]:
     """Every (sentence, category) pair in which a sentence about the sequel is evidence.
 
     A sentence that speaks for several categories shares its weight among them in
-    proportion to what it says for each: it is mostly about one thing.
+    proportion to what it says for each: it is mostly about one thing. The outlet's name
+    is no evidence where the text repeats it.
     """
+    named = normalize(outlet).strip() if outlet else ""
     categories, earlier_film = _matchers(topic)
     declines = _declines(topic)
     settings = topic.classify
@@ -285,7 +308,8 @@ def sentence_evidence(
         elif earlier and view.kind != "sequel":
             continue  # "Rosa Salazar played Alita in 2019": the earlier film's news
         factor = _factor(view, earlier, settings, topic.relevance.lead_sentences, near)
-        raw = {m.name: _raw_score(m, view.normalized, settings) for m in categories}
+        text = _outlet_masked(view.normalized, named)
+        raw = {m.name: _raw_score(m, text, settings) for m in categories}
         # hints ("the studio confirmed") beside what a sentence says outright of another
         # category are its attribution, not a second subject; so is a lone pattern ("in
         # spring 2027") beside another category's own words ("capture begins")
@@ -347,7 +371,7 @@ def all_evidence(
     relevance, views = judge_sentences(topic, title, text, description, outlet)
     if not relevance.kept:
         return {}, {}
-    found = sentence_evidence(topic, views)
+    found = sentence_evidence(topic, views, outlet=outlet)
     every: dict[str, list[Evidence]] = {}
     for item in found:
         every.setdefault(item.category, []).append(item)

@@ -531,3 +531,32 @@ def test_signing_on_as_a_consultant_is_crew_not_cast(topic: Topic) -> None:
         " as a creative consultant", ""
     )
     assert categories(topic, title.replace("Yukito Kishiro", "Rosa Salazar"), actor) == {"cast"}
+
+
+def test_a_place_of_the_story_says_plot_alone_a_character_needs_more(topic: Topic) -> None:
+    title = "Alita: Battle Angel 2 adds a block of reshoots in Austin"
+    lead = "Alita: Battle Angel 2 will shoot for three more weeks in Austin next spring."
+    place = " People close to the production describe an expansion of the film's Zalem material."
+    character = " People close to the production describe an expansion of the film's Hugo material."
+    assert "plot" in categories(topic, title, lead + place)
+    # a character alone may be an actor's part: it weighs less than a sentence needs
+    assert "plot" not in categories(topic, title, lead + character)
+
+
+def test_the_storys_places_count_in_other_scripts(topic: Topic) -> None:
+    title = "'알리타: 배틀 엔젤 2' 촬영 시작"
+    text = (
+        "'알리타: 배틀 엔젤 2'가 오스틴에서 촬영을 시작했다."
+        " 관계자에 따르면 '알리타: 배틀 엔젤 2'에서 알리타는 모터볼 리그를 거쳐 자렘에 오른다."
+    )
+    assert "plot" in categories(topic, title, text)
+
+
+def test_a_forum_named_after_a_place_of_the_story_is_no_plot(topic: Topic) -> None:
+    title = "ALITA 2 - JULY 18 2031"
+    text = "thats it thats the post, Alita 2 is out July 18 2031. IMAX AND 3D TOO"
+    crumbs = "Motorball Forums > Film > Alita 2"
+    found = {
+        label.category for label in classify(topic, title, text, crumbs, outlet="Motorball Forums")
+    }
+    assert found == {"release"}
