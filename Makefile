@@ -33,10 +33,10 @@ run: $(STAMP)
 	$(BIN)/sequelwatch daemon
 
 # the held-out sets written under the labelling guide, each scored once: pooled, one figure
-HELDOUT := $(foreach n,3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21,tests/data/eval/heldout$(n))
+HELDOUT := $(foreach n,3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23,tests/data/eval/heldout$(n))
 
 eval: $(STAMP)
-	$(BIN)/python -m pipeline.evaluate tests/data/eval/dev $(foreach n,21 20 19 18 17 16 15 14 13 12 11 10 9 8 7 6 5 4 3 2,tests/data/eval/heldout$(n)) tests/data/eval/heldout
+	$(BIN)/python -m pipeline.evaluate tests/data/eval/dev $(foreach n,23 22 21 20 19 18 17 16 15 14 13 12 11 10 9 8 7 6 5 4 3 2,tests/data/eval/heldout$(n)) tests/data/eval/heldout
 	$(BIN)/python -m pipeline.evaluate --pooled $(HELDOUT)
 
 # The site is served by Debian's nginx when it can be installed, else by a Python server.
