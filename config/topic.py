@@ -302,6 +302,10 @@ class Topic(BaseModel):
     )
     classify: ClassifySettings = ClassifySettings()
     facts: FactVocabulary = FactVocabulary()
+    # a model learned from labelled articles (pipeline.model, made by pipeline.train): a file
+    # named relative to the topic file. With one, it decides relevance and categories and
+    # the rules above give the evidence; without, the rules decide.
+    model: str | None = None
     # the hash, with the identities of the values it was worked out from
     _hash: tuple[tuple[int, ...], int] | None = PrivateAttr(default=None)
 
@@ -369,6 +373,12 @@ def load_topic(path: Path) -> Topic:
         raise ConfigError(f"{path}: cannot read topic file ({err.strerror})") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML ({err})") from err
+    model = data.get("model")
+    if isinstance(model, str):
+        found = (path.parent / model).resolve()
+        if not found.is_file():
+            raise ConfigError(f"{path}: model: file not found: {found}")
+        data["model"] = str(found)
     try:
         return Topic.model_validate(data)
     except ValidationError as err:

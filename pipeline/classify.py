@@ -372,14 +372,18 @@ def all_evidence(
     if not relevance.kept:
         return {}, {}
     found = sentence_evidence(topic, views, outlet=outlet)
+    return earned(topic, found), ranked_evidence(found)
+
+
+def ranked_evidence(found: Iterable[Evidence]) -> dict[str, tuple[Evidence, ...]]:
+    """Every category's evidence, strongest first."""
     every: dict[str, list[Evidence]] = {}
     for item in found:
         every.setdefault(item.category, []).append(item)
-    ranked = {
+    return {
         name: tuple(sorted(items, key=lambda e: (-e.score, e.sentence.index)))
         for name, items in every.items()
     }
-    return earned(topic, found), ranked
 
 
 def _proof(items: tuple[Evidence, ...]) -> Evidence:

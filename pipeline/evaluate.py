@@ -96,7 +96,7 @@ def load_items(folders: Iterable[Path]) -> list[dict[str, Any]]:
     return sorted(items, key=lambda item: (str(item["first_seen"]), item["id"]))
 
 
-def _when(value: Any) -> datetime:
+def as_datetime(value: Any) -> datetime:
     """A TOML datetime or ISO string as an aware datetime."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment
@@ -107,7 +107,7 @@ def _ingest(store: Store, topic: Topic, settings: StorySettings, item: dict[str,
     title, text = item["title"], item["text"].strip()
     description = item.get("description", "")
     relevance = judge(topic, title, text, description, item.get("outlet"))
-    published, first_seen = _when(item["published"]), _when(item["first_seen"])
+    published, first_seen = as_datetime(item["published"]), as_datetime(item["first_seen"])
     article = Article(
         url=item["url"],
         urls=(item["url"],),
@@ -247,15 +247,19 @@ def format_report(name: str, report: Report) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Evaluate each folder named on the command line and print its table; with --pooled,
     one table of all of them together instead (each annotator's batch still in a store of
-    its own), the figure of several held-out sets at once."""
+    its own), the figure of several held-out sets at once; with --rules, without the
+    topic's learned model (the figure of the sets it learned from)."""
     args = list(argv if argv is not None else sys.argv[1:])
-    usage = "usage: python -m pipeline.evaluate [--pooled] FOLDER [FOLDER ...]"
+    usage = "usage: python -m pipeline.evaluate [--pooled] [--rules] FOLDER [FOLDER ...]"
     if "-h" in args or "--help" in args:
         print(usage)
+        print("  --pooled  one table of all the folders together")
+        print("  --rules   the topic's rules alone, without its learned model")
         return 0
+    options = {"--pooled", "--rules"}
     pooled = "--pooled" in args
-    folders = [Path(a) for a in args if a != "--pooled"]
-    unknown = [a for a in args if a.startswith("-") and a != "--pooled"]
+    folders = [Path(a) for a in args if a not in options]
+    unknown = [a for a in args if a.startswith("-") and a not in options]
     missing = [str(f) for f in folders if not any(f.glob("*.toml"))]
     if not folders or unknown or missing:
         print(usage, file=sys.stderr)
@@ -265,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"no labelled articles (*.toml) in: {', '.join(missing)}", file=sys.stderr)
         return 2
     topic = load_topic(DEFAULT_TOPIC)
+    if "--rules" in args:
+        topic = topic.model_copy(update={"model": None})
     runs = (
         [(" + ".join(f.name for f in folders), folders)]
         if pooled

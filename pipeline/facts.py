@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from config.topic import StatusRule, Topic
-from pipeline.classify import Evidence, all_evidence, labels, topic_regex, whether_pattern
+from pipeline.classify import (
+    Evidence,
+    earned,
+    labels,
+    ranked_evidence,
+    sentence_evidence,
+    topic_regex,
+    whether_pattern,
+)
 from pipeline.literals import Finder, Terms, screened
-from pipeline.records import Analysis, Fact
-from pipeline.relevance import SentenceView, as_written, normalize, terms_pattern
+from pipeline.model import article_vector, rule_features, topic_model
+from pipeline.records import Analysis, Fact, Label
+from pipeline.relevance import (
+    SentenceView,
+    as_written,
+    judge_sentences,
+    normalize,
+    terms_pattern,
+)
 
 # Calendar words are language data, not topic data: the same for every film. They are
 # matched against normalized text (lowercase, accents removed). Polish months come in three
@@ -621,6 +636,74 @@ FACT_EARNS_LABEL = 0.4
 FACT_EARNS_LABEL_KINDS = frozenset({"release", "cast"})
 
 
+@dataclass(frozen=True, slots=True)
+class RulesReading:
+    """What the topic's rules read in an article taken to be about the sequel."""
+
+    earned: frozenset[str]  # the categories its evidence earns
+    found: dict[str, tuple[Evidence, ...]]  # ... and those its facts earn, with evidence
+    every: dict[str, tuple[Evidence, ...]]  # every category's evidence, strongest first
+    facts: tuple[Fact, ...]
+
+
+def read_by_rules(
+    topic: Topic,
+    views: Sequence[SentenceView],
+    title: str,
+    text: str,
+    description: str = "",
+    published: datetime | None = None,
+    outlet: str | None = None,
+) -> RulesReading:
+    """Classify an article's sentences and read typed facts out of its evidence, as if it
+    were about the sequel.
+
+    A category whose evidence falls short of its score still earns its label when one of
+    its sentences states a fact of its kind outright ("Sortie prévue en 2031.", the last
+    line of a casting story): every fact's kind is among the article's categories.
+    """
+    evidence = sentence_evidence(topic, views, outlet=outlet)
+    every = ranked_evidence(evidence)
+    found = earned(topic, evidence)
+    evidence_earned = frozenset(found)
+    vocabulary = _vocabulary(topic)
+    floor = max(topic.facts.earliest_year or 0, published.year if published else 0)
+    article = normalize(" ".join((title, description, text)))
+    ctx = _Context(vocabulary, floor, published, _names(vocabulary, article))
+    facts: list[Fact] = []
+    for category, items in every.items():
+        reader = _READERS.get(category)
+        if reader is None:
+            continue
+        is_earned = category in found
+        if not is_earned and category not in FACT_EARNS_LABEL_KINDS:
+            continue
+        read: list[Fact] = []
+        for item in sorted(items, key=lambda e: e.sentence.index):
+            if is_earned or item.outright:
+                read.extend(_discount(ctx, item, reader(ctx, item)))
+        if not is_earned:
+            read = [fact for fact in read if fact.confidence >= FACT_EARNS_LABEL]
+            if not read:
+                continue
+            found[category] = items
+        facts.extend(read)
+    return RulesReading(evidence_earned, found, every, _merge(facts))
+
+
+def rules_found(reading: RulesReading) -> dict[str, tuple[float, ...]]:
+    """What the rules found for each category, as a model reads it (pipeline.model)."""
+    return {
+        name: rule_features(
+            name in reading.found,
+            name in reading.earned,
+            sum(e.score for e in items),
+            max(e.score for e in items),
+        )
+        for name, items in reading.every.items()
+    }
+
+
 def analyse(
     topic: Topic,
     title: str,
@@ -631,32 +714,40 @@ def analyse(
 ) -> Analysis:
     """Classify an article and read typed facts out of its evidence sentences.
 
-    A category whose evidence falls short of its score still earns its label when one of
-    its sentences states a fact of its kind outright ("Sortie prévue en 2031.", the last
-    line of a casting story): every fact's kind is among the article's categories.
+    An article the judge drops earns nothing. With a topic model (pipeline.model), the
+    model decides the categories from the article's words and what the rules found; each
+    label's sentence is still the best evidence the rules found for it, or else the
+    sentence whose words speak most for it. A fact's kind is always among the labels.
     """
-    found, every = all_evidence(topic, title, text, description, outlet)
-    found = dict(found)
-    vocabulary = _vocabulary(topic)
-    floor = max(topic.facts.earliest_year or 0, published.year if published else 0)
-    article = normalize(" ".join((title, description, text)))
-    ctx = _Context(vocabulary, floor, published, _names(vocabulary, article))
-    facts: list[Fact] = []
-    for category, items in every.items():
-        reader = _READERS.get(category)
-        if reader is None:
+    relevance, views = judge_sentences(topic, title, text, description, outlet)
+    if not relevance.kept:
+        return Analysis(labels=(), facts=())
+    reading = read_by_rules(topic, views, title, text, description, published, outlet)
+    model = topic_model(topic)
+    if model is None:
+        return Analysis(labels=labels(topic, reading.found), facts=reading.facts)
+    vector = article_vector(model, title, description, text)
+    chances = model.category_probabilities(vector, rules_found(reading))
+    fact_kinds = {fact.kind for fact in reading.facts if fact.confidence >= FACT_EARNS_LABEL}
+    decided: list[Label] = []
+    for name in topic.categories:  # the topic file's order
+        chance = chances.get(name)
+        if chance is None:  # a category the model does not know: the rules decide
+            if name in reading.found:
+                decided.extend(labels(topic, {name: reading.found[name]}))
             continue
-        earned = category in found
-        if not earned and category not in FACT_EARNS_LABEL_KINDS:
+        if chance < model.threshold and name not in fact_kinds:
             continue
-        read: list[Fact] = []
-        for item in sorted(items, key=lambda e: e.sentence.index):
-            if earned or item.outright:
-                read.extend(_discount(ctx, item, reader(ctx, item)))
-        if not earned:
-            read = [fact for fact in read if fact.confidence >= FACT_EARNS_LABEL]
-            if not read:
-                continue
-            found[category] = items
-        facts.extend(read)
-    return Analysis(labels=labels(topic, found), facts=_merge(facts))
+        items = reading.every.get(name)
+        if items:
+            # as sure as its evidence says (as the rules' labels are): how strongly an
+            # article speaks of each category tells its main subject from side ones
+            [label] = labels(topic, {name: items})
+            decided.append(label)
+        else:
+            # no sentence is evidence by the rules: the one whose words speak most for it,
+            # at half the model's certainty
+            best = model.best_sentence(name, (view.text for view in views))
+            sentence = views[best if best is not None else 0].text
+            decided.append(Label(name, round(chance / 2, 3), sentence))
+    return Analysis(labels=tuple(decided), facts=reading.facts)

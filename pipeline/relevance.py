@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
@@ -12,34 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.topic import RelevanceSettings, Topic
+from pipeline.folding import normalize
 from pipeline.literals import Finder, Terms, screened
+from pipeline.model import article_vector, topic_model
 from pipeline.records import Relevance
 
-# Typographic punctuation folded to ASCII before matching, so that topic patterns can be
-# written in plain ASCII ("Alita’s" matches like "Alita's", "–" like "-").
-_ASCII_PUNCT = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u02bc": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u00ab": '"',
-        "\u00bb": '"',
-        "\u2010": "-",
-        "\u2011": "-",
-        "\u2012": "-",
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2015": "-",
-        "\u00a0": " ",
-    }
-)
 # Inside a multi-word term, a space also matches a colon or a dash ("Alita: Battle Angel").
 _TERM_SPLIT = re.compile(r"[\s:\-]+")
 _TERM_GAP = r"[\s:\-]+"
-# Combining marks left by NFKD decomposition: dropping them removes accents ("é" -> "e").
-_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # A sentence ends at . ! ? (with any closing quotes) followed by space, or at a line break.
 # after . ! ? and an ellipsis comes a space; after the ideographic full stop (Japanese,
 # Chinese) none does, and its closing brackets belong to the sentence before
@@ -64,14 +43,6 @@ UNSPACED = re.compile(
     r"\uf900-\ufaff\uff66-\uff9f]"
 )
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-def normalize(text: str) -> str:
-    """Fold case, accents and typographic punctuation so that matching ignores them."""
-    text = text.translate(_ASCII_PUNCT).casefold()
-    if text.isascii():
-        return text
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
 
 
 def terms_pattern(terms: Iterable[str]) -> Terms | None:
@@ -675,8 +646,28 @@ def judge_sentences(
     ):
         return last[5]
     judged = _judge_sentences(topic, title, text, description, outlet)
+    if topic.model is not None:
+        judged = _decided_by_model(topic, judged, title, text, description)
     _last = (topic, title, text, description, outlet, judged)
     return judged
+
+
+def _decided_by_model(
+    topic: Topic, judged: _Judged, title: str, text: str, description: str
+) -> _Judged:
+    """The topic's model decides (pipeline.model); the rules' reason stays beside its
+    figure, and their reading of each sentence still gives the evidence."""
+    relevance, views = judged
+    model = topic_model(topic)
+    assert model is not None
+    probability = model.relevance(article_vector(model, title, description, text))
+    kept = probability >= model.threshold
+    verdict = "kept" if kept else "dropped"
+    reason = (
+        f"{relevance.reason.removesuffix('.')} by the rules; "
+        f"the topic's model: {probability:.2f}, {verdict}."
+    )
+    return Relevance(score=round(probability, 3), kept=kept, reason=reason), views
 
 
 def _judge_sentences(

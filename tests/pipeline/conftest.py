@@ -16,3 +16,9 @@ SHIPPED = Path(config.__file__).parent / "topics" / "alita-battle-angel-2.toml"
 def topic() -> Topic:
     """The shipped topic file."""
     return config.load_topic(SHIPPED)
+
+
+@pytest.fixture(scope="session")
+def rules() -> Topic:
+    """The shipped topic without its learned model: its rules decide everything."""
+    return config.load_topic(SHIPPED).model_copy(update={"model": None})

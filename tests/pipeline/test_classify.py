@@ -13,6 +13,13 @@ from pipeline.classify import classify, sentence_evidence
 from pipeline.extract import extract
 from pipeline.relevance import judge, sentences
 
+
+@pytest.fixture(scope="module")
+def topic(rules: Topic) -> Topic:
+    """These are tests of the rules: the shipped topic without its learned model."""
+    return rules
+
+
 ARTICLES = Path(__file__).parents[1] / "data" / "classify"
 SAMPLE_WORLD = Path(__file__).parents[2] / "sequelwatch" / "sampleworld"
 

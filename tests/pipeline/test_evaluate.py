@@ -64,6 +64,8 @@ def test_a_typo_gets_the_usage_not_a_perfect_empty_table(
     assert main(["--help"]) == 0
     assert capsys.readouterr().out.startswith("usage: python -m pipeline.evaluate")
     _write(tmp_path, "x-cast", "x-cast", "https://a.example/x")
+    assert main(["--rules", str(tmp_path)]) == 0
+    assert "categories (micro)" in capsys.readouterr().out
     assert main(["--polled", str(tmp_path)]) == 2
     assert "unknown option: --polled" in capsys.readouterr().err
     assert main([str(tmp_path / "nowhere")]) == 2

@@ -12,6 +12,13 @@ from pipeline.facts import analyse
 from pipeline.records import Analysis, Fact
 from pipeline.relevance import sentences
 
+
+@pytest.fixture(scope="module")
+def topic(rules: Topic) -> Topic:
+    """These are tests of the rules: the shipped topic without its learned model."""
+    return rules
+
+
 ARTICLES = Path(__file__).parents[1] / "data" / "classify"
 PUBLISHED = datetime(2026, 11, 20, tzinfo=UTC)
 

@@ -17,6 +17,13 @@ from pipeline.relevance import (
     terms_pattern,
 )
 
+
+@pytest.fixture(scope="module")
+def topic(rules: Topic) -> Topic:
+    """These are tests of the rules: the shipped topic without its learned model."""
+    return rules
+
+
 ARTICLES = Path(__file__).parents[1] / "data" / "relevance"
 
 SEQUEL_NEWS = ["cast", "release", "plot", "production", "denial", "overview"]

@@ -328,14 +328,20 @@ def test_the_cast_so_far_is_no_evidence_of_which_news_an_article_reports(topic: 
     assert not {"s:cast:rosa salazar", "b:cast:christoph waltz:returning"} & keys
 
 
-def test_a_crawled_fan_outlet_post_is_kept_and_read(store: Store, topic: Topic) -> None:
+def test_a_crawled_fan_outlet_post_is_kept_and_read(
+    store: Store, topic: Topic, rules: Topic
+) -> None:
     from tests.pipeline.test_relevance import FAN_POST
 
-    ingest = Ingestor(store, topic, StorySettings()).ingest
+    by_rules = Ingestor(store, rules, StorySettings()).ingest
     title, body = FAN_POST
-    fan = ingest(page("https://r.example/1", title, body, "r/AlitaBattleAngel", DAY))
-    general = ingest(page("https://r.example/2", title, body, "r/movies", DAY))
+    fan = by_rules(page("https://r.example/1", title, body, "r/AlitaBattleAngel", DAY))
+    general = by_rules(page("https://r.example/2", title, body, "r/movies", DAY))
+    # the rules alone know what "the sequel" is only where the outlet names the film
     assert fan.kept and not general.kept
+    # the topic's model reads the post as a fan would, wherever it was posted
+    shipped = Ingestor(store, topic, StorySettings()).ingest
+    assert shipped(page("https://r.example/3", title, body, "r/movies", DAY)).kept
     labels = store.conn.execute(
         "SELECT category FROM article_labels WHERE article_id = ?", (fan.article_id,)
     ).fetchall()

@@ -1,0 +1,236 @@
+"""What labelled articles taught: a linear model of an article's words, beside the rules.
+
+The topic's rules (pipeline.relevance, pipeline.classify) say why an article is kept and
+what it is about, sentence by sentence. They miss what a reader takes from the whole: a
+fan post that never names the film ("WE DID IT. It's officially greenlit."), the third
+topic of an article mentioned in passing. A topic may ship a model learned from its
+labelled articles (`python -m pipeline.train`, `[model]` in the topic file):
+
+- the features are the article's words and pairs of adjacent words, folded like the rules
+  fold them (case, accents), weighted by TF-IDF (1 + log of the count, times how rare the
+  term was among the labelled articles) and scaled to unit length;
+- relevance is one logistic regression over them;
+- each category is the mean of two logistic regressions over the articles about the
+  sequel: one over the words alone, one over the words and what the rules found for the
+  category (`RULE_FEATURES`).
+
+Reading a model takes a dictionary look-up per word: no learning library is needed here,
+only to train one (pipeline.train).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from config.errors import ConfigError
+from config.topic import Topic
+from pipeline.folding import normalize
+
+FORMAT = 1
+TOKEN = re.compile(r"\w\w+")
+# what the rules found for a category, as the model reads it: whether they label it,
+# whether its evidence alone earns it, and how much evidence there is (summed, and the
+# strongest sentence's), log-scaled
+RULE_FEATURES = ("labelled", "earned", "total", "best")
+
+
+def words(*texts: str) -> list[str]:
+    """The words of some texts, folded like the rules fold them, in order."""
+    return TOKEN.findall(normalize("\n".join(texts)))
+
+
+def terms(tokens: Sequence[str]) -> Counter[str]:
+    """Each word and each pair of adjacent words, counted."""
+    counted = Counter(tokens)
+    counted.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
+    return counted
+
+
+def tfidf(counted: Mapping[str, int], idf: Mapping[str, float]) -> dict[str, float]:
+    """The known terms of a text weighted by TF-IDF, scaled to unit length."""
+    weighted = {
+        term: (1.0 + math.log(count)) * idf[term] for term, count in counted.items() if term in idf
+    }
+    length = math.sqrt(math.fsum(value * value for value in weighted.values()))
+    return {term: value / length for term, value in weighted.items()} if length else {}
+
+
+def rule_features(labelled: bool, earned: bool, total: float, best: float) -> tuple[float, ...]:
+    """What the rules found for one category, as the model's extra features."""
+    return (float(labelled), float(earned), math.log1p(total), math.log1p(best))
+
+
+def _sigmoid(value: float) -> float:
+    """The logistic function, safe at both ends."""
+    if value >= 0:
+        return 1.0 / (1.0 + math.exp(-value))
+    small = math.exp(value)
+    return small / (1.0 + small)
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A topic's learned weights: per term its idf and one weight per column."""
+
+    columns: tuple[str, ...]  # "relevant", then per category "<name>" and "<name>+rules"
+    idf: dict[str, float]
+    weights: dict[str, tuple[float, ...]]  # term -> a weight per column
+    bias: dict[str, float]  # column -> intercept
+    rules: dict[str, tuple[float, ...]]  # category -> weights of RULE_FEATURES
+    threshold: float  # a probability at or above it says yes
+    trained_on: tuple[str, ...]  # the labelled sets it learned from
+    articles: int  # how many labelled articles
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The categories it decides, in its columns' order."""
+        return tuple(c for c in self.columns if c != "relevant" and not c.endswith("+rules"))
+
+    def vector(self, title: str, description: str, text: str) -> dict[str, float]:
+        """An article's features."""
+        return tfidf(terms(words(title, description, text)), self.idf)
+
+    def _linear(self, vector: Mapping[str, float]) -> list[float]:
+        """Each column's weighted sum over the features, without its intercept."""
+        sums = [0.0] * len(self.columns)
+        for term, value in vector.items():
+            for index, weight in enumerate(self.weights[term]):
+                sums[index] += weight * value
+        return sums
+
+    def relevance(self, vector: Mapping[str, float]) -> float:
+        """How probably the article is about the sequel (0..1)."""
+        index = self.columns.index("relevant")
+        return _sigmoid(self._linear(vector)[index] + self.bias["relevant"])
+
+    def category_probabilities(
+        self, vector: Mapping[str, float], found: Mapping[str, tuple[float, ...]]
+    ) -> dict[str, float]:
+        """How probably the article is about each category (0..1), given its features and
+        what the rules found for each (`rule_features`, zeros where nothing was)."""
+        sums = dict(zip(self.columns, self._linear(vector), strict=True))
+        empty = rule_features(False, False, 0.0, 0.0)
+        result = {}
+        for name in self.categories:
+            words_only = _sigmoid(sums[name] + self.bias[name])
+            extra = math.fsum(
+                w * f for w, f in zip(self.rules[name], found.get(name, empty), strict=True)
+            )
+            with_rules = _sigmoid(sums[f"{name}+rules"] + self.bias[f"{name}+rules"] + extra)
+            result[name] = (words_only + with_rules) / 2
+        return result
+
+    def best_sentence(self, category: str, sentences: Iterable[str]) -> int | None:
+        """The index of the sentence whose words speak most for a category (None: none of
+        them has a word that does)."""
+        index = self.columns.index(category)
+        best, best_score = None, 0.0
+        for position, sentence in enumerate(sentences):
+            counted = terms(words(sentence))
+            score = math.fsum(
+                self.weights[term][index] * self.idf[term] for term in counted if term in self.idf
+            )
+            if score > best_score:
+                best, best_score = position, score
+        return best
+
+    def to_json(self) -> dict[str, Any]:
+        """The model as a JSON document (weights rounded to 6 significant digits)."""
+        return {
+            "format": FORMAT,
+            "trained_on": list(self.trained_on),
+            "articles": self.articles,
+            "threshold": self.threshold,
+            "columns": list(self.columns),
+            "bias": {k: float(f"{v:.6g}") for k, v in self.bias.items()},
+            "rules": {k: [float(f"{w:.6g}") for w in v] for k, v in self.rules.items()},
+            "rule_features": list(RULE_FEATURES),
+            # one row per term: its idf, then its weight in each column
+            "terms": {
+                term: [float(f"{self.idf[term]:.6g}"), *(float(f"{w:.6g}") for w in row)]
+                for term, row in sorted(self.weights.items())
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Model:
+        """A model from its JSON document; ValueError when it is not one."""
+        if data.get("format") != FORMAT:
+            raise ValueError(f"not a sequelwatch model of format {FORMAT}")
+        columns = tuple(data["columns"])
+        if "relevant" not in columns or list(data["rule_features"]) != list(RULE_FEATURES):
+            raise ValueError("the model's columns or rule features are not the ones read here")
+        rows = data["terms"]
+        if any(len(row) != len(columns) + 1 for row in rows.values()):
+            raise ValueError("a term's row does not have a weight per column")
+        return cls(
+            columns=columns,
+            idf={term: float(row[0]) for term, row in rows.items()},
+            weights={term: tuple(float(w) for w in row[1:]) for term, row in rows.items()},
+            bias={k: float(v) for k, v in data["bias"].items()},
+            rules={k: tuple(float(w) for w in v) for k, v in data["rules"].items()},
+            threshold=float(data["threshold"]),
+            trained_on=tuple(data.get("trained_on", ())),
+            articles=int(data.get("articles", 0)),
+        )
+
+
+def save_model(model: Model, path: Path) -> None:
+    """Write a model as compact JSON."""
+    path.write_text(json.dumps(model.to_json(), separators=(",", ":")) + "\n", encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str, modified: float) -> Model:
+    """A model file read once per change."""
+    with open(path, encoding="utf-8") as handle:
+        return Model.from_json(json.load(handle))
+
+
+def load_model(path: str | Path) -> Model:
+    """The model in a file (cached until the file changes); OSError or ValueError when it
+    cannot be read."""
+    resolved = Path(path)
+    try:
+        return _load(str(resolved), resolved.stat().st_mtime)
+    except (KeyError, TypeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{resolved}: not a sequelwatch model ({err})") from err
+
+
+def topic_model(topic: Topic) -> Model | None:
+    """The topic's model, None when it has none; ConfigError when its file is no model."""
+    if topic.model is None:
+        return None
+    try:
+        return load_model(topic.model)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"model: {topic.model}: cannot be read ({err})") from err
+
+
+# The last article's features: the judge and then the classifier read the same article.
+_last: tuple[Model, str, str, str, dict[str, float]] | None = None
+
+
+def article_vector(model: Model, title: str, description: str, text: str) -> dict[str, float]:
+    """An article's features, worked out once for the judge and the classifier."""
+    global _last
+    last = _last
+    if (
+        last is not None
+        and last[0] is model
+        and last[1] == title
+        and last[2] == description
+        and last[3] == text
+    ):
+        return last[4]
+    vector = model.vector(title, description, text)
+    _last = (model, title, description, text, vector)
+    return vector
