@@ -15,6 +15,7 @@ import click
 from tabulate import tabulate
 
 import config
+from pipeline.model import topic_model
 from pipeline.store import Store, StoreError, read_only_query, utcnow
 
 logger = logging.getLogger("sequelwatch")
@@ -45,6 +46,7 @@ def _settings(ctx: click.Context) -> config.Settings:
     if "settings" not in obj:
         try:
             obj["settings"] = config.load(obj.get("config_path"))
+            topic_model(obj["settings"].topic)  # a broken model file fails here, not mid-crawl
         except config.ConfigError as exc:
             raise click.ClickException(str(exc)) from None
     settings: config.Settings = obj["settings"]

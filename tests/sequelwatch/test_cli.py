@@ -37,6 +37,25 @@ def test_a_bad_configuration_is_one_clear_message(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_a_broken_model_file_is_one_clear_message_before_anything_runs(tmp_path: Path) -> None:
+    topic = (ROOT / "config" / "topics" / "alita-battle-angel-2.toml").read_text(encoding="utf-8")
+    (tmp_path / "topic.toml").write_text(
+        topic.replace("alita-battle-angel-2.model.json", "broken.model.json"), encoding="utf-8"
+    )
+    (tmp_path / "broken.model.json").write_text("{not json", encoding="utf-8")
+    config_path = tmp_path / "sequelwatch.toml"
+    config_path.write_text(
+        f'database = "store.db"\ntopic = "{tmp_path}/topic.toml"\n'
+        f'sources = "{ROOT}/config/sources.toml"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["--config", str(config_path), "status"])
+    assert result.exit_code == 1
+    assert "broken.model.json: cannot be read" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "store.db").exists()
+
+
 def test_query_refuses_writes_and_missing_stores(tmp_path: Path) -> None:
     config_path = tmp_path / "sequelwatch.toml"
     config_path.write_text(
