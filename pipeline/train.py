@@ -134,10 +134,10 @@ def learn(
     weights = {
         term: tuple(float(row[index]) for row in coefficients) for term, index in column.items()
     }
-    return Model(
-        columns=tuple(columns),
-        idf=idf,
-        weights=weights,
+    return Model.of(
+        columns,
+        idf,
+        weights,
         bias=bias,
         rules=rules,
         threshold=THRESHOLD,
@@ -148,7 +148,7 @@ def learn(
 
 def decide(model: Model, example: Example) -> tuple[bool, frozenset[str]]:
     """What the model says of an example, as pipeline.facts.analyse decides it."""
-    vector = tfidf(example.terms, model.idf)
+    vector = model.features(example.terms)
     if model.relevance(vector) < model.threshold:
         return False, frozenset()
     chances = model.category_probabilities(vector, example.found)
@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         model_ = learn(batch, trained_on=[f.name for f in args.folders])
         save_model(model_, args.out)
-        print(f"{args.out}: learned from {len(batch)} articles, {len(model_.idf)} terms")
+        print(f"{args.out}: learned from {len(batch)} articles, {model_.terms} terms")
     return 0
 
 
