@@ -103,7 +103,8 @@ class Model:
         **rest: Any,
     ) -> Model:
         """A model from its idf and its weights per term and column."""
-        rows, table = {}, array("f")
+        rows: dict[str, int] = {}
+        table = array("f")
         for term in sorted(weights):
             row = weights[term]
             if len(row) != len(columns):
