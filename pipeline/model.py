@@ -4,7 +4,7 @@ The topic's rules (pipeline.relevance, pipeline.classify) say why an article is 
 what it is about, sentence by sentence. They miss what a reader takes from the whole: a
 fan post that never names the film ("WE DID IT. It's officially greenlit."), the third
 topic of an article mentioned in passing. A topic may ship a model learned from its
-labelled articles (`python -m pipeline.train`, `[model]` in the topic file):
+labelled articles (`python -m pipeline.train`; `model = "FILE"` in the topic file):
 
 - the features are the article's words and pairs of adjacent words, folded like the rules
   fold them (case, accents), weighted by TF-IDF (1 + log of the count, times how rare the
@@ -14,8 +14,8 @@ labelled articles (`python -m pipeline.train`, `[model]` in the topic file):
   sequel: one over the words alone, one over the words and what the rules found for the
   category (`RULE_FEATURES`).
 
-Reading a model takes a dictionary look-up per word: no learning library is needed here,
-only to train one (pipeline.train).
+Reading a model takes a dictionary look-up per word and one matrix product (numpy): no
+learning library is needed here, only to train one (pipeline.train).
 """
 
 from __future__ import annotations
