@@ -724,9 +724,9 @@ def analyse(
         return Analysis(labels=(), facts=())
     reading = read_by_rules(topic, views, title, text, description, published, outlet)
     model = topic_model(topic)
-    if model is None:
+    vector = article_vector(model, title, description, text) if model is not None else None
+    if model is None or vector is None or not vector.known:
         return Analysis(labels=labels(topic, reading.found), facts=reading.facts)
-    vector = article_vector(model, title, description, text)
     chances = model.category_probabilities(vector, rules_found(reading))
     fact_kinds = {fact.kind for fact in reading.facts if fact.confidence >= FACT_EARNS_LABEL}
     decided: list[Label] = []

@@ -84,6 +84,7 @@ class Features:
     """What a model reads of one article: each column's weighted sum over its terms."""
 
     sums: tuple[float, ...]
+    known: int  # how many of its terms the model knows: with none, it has nothing to say
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +145,13 @@ class Model:
         column's weighted sum over them."""
         known = counted.keys() & self.rows.keys()
         if not known:
-            return Features((0.0,) * len(self.columns))
+            return Features((0.0,) * len(self.columns), 0)
         rows = np.fromiter((self.rows[term] for term in known), dtype=np.intp, count=len(known))
         counts = np.fromiter((counted[term] for term in known), dtype=np.float64, count=len(known))
         weighted = (1.0 + np.log(counts)) * self._idf[rows]
         weighted /= math.sqrt(float(weighted @ weighted))
         sums = weighted @ self.weights[rows].astype(np.float64)
-        return Features(tuple(float(total) for total in sums))
+        return Features(tuple(float(total) for total in sums), len(known))
 
     def relevance(self, vector: Features) -> float:
         """How probably the article is about the sequel (0..1)."""

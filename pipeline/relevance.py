@@ -660,7 +660,11 @@ def _decided_by_model(
     relevance, views = judged
     model = topic_model(topic)
     assert model is not None
-    probability = model.relevance(article_vector(model, title, description, text))
+    vector = article_vector(model, title, description, text)
+    if not vector.known:  # not one word it learned: its intercept alone is no judgement
+        reason = f"{relevance.reason.removesuffix('.')}; the topic's model knows none of its words."
+        return Relevance(relevance.score, relevance.kept, reason), views
+    probability = model.relevance(vector)
     kept = probability >= model.threshold
     verdict = "kept" if kept else "dropped"
     reason = (

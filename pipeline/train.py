@@ -149,6 +149,8 @@ def learn(
 def decide(model: Model, example: Example) -> tuple[bool, frozenset[str]]:
     """What the model says of an example, as pipeline.facts.analyse decides it."""
     vector = model.features(example.terms)
+    if not vector.known:  # not one word it learned: the rules decide
+        return example.rules_kept, example.rules_labels
     if model.relevance(vector) < model.threshold:
         return False, frozenset()
     chances = model.category_probabilities(vector, example.found)

@@ -70,6 +70,15 @@ def test_the_model_drops_the_first_films_box_office(topic: Topic) -> None:
     assert analyse(topic, *BOX_OFFICE).labels == ()
 
 
+def test_an_article_without_a_word_the_model_knows_is_left_to_the_rules(topic: Topic) -> None:
+    # the model's intercept alone would keep it: most labelled articles were relevant
+    for title, text in (("", ""), ("🎉🎉🎉", "!!! ??? ..."), ("Zzyzx qwfp", "Vbnmx qwfpz.")):
+        relevance = judge(topic, title, text)
+        assert not relevance.kept
+        assert relevance.reason.endswith("the topic's model knows none of its words.")
+        assert analyse(topic, title, text).labels == ()
+
+
 def test_a_fact_always_earns_its_kind_its_label(topic: Topic) -> None:
     title = "Alita: Battle Angel 2 is dated for December 2031"
     text = (
