@@ -161,11 +161,18 @@ def status(ctx: click.Context, as_json: bool, runs: int) -> None:
         row["health"] = health_of(row, settings, now)
     info = daemon_info(settings.database)
     jobs = info.pop("jobs", [])
+    model = topic_model(settings.topic)
+    learned = (
+        None
+        if model is None
+        else {"file": settings.topic.model, "articles": model.articles, "terms": model.terms}
+    )
     if as_json:
         _echo_json(
             {
                 "database": str(settings.database),
                 "articles": articles,
+                "topic": {"name": settings.topic.name, "model": learned},
                 "daemon": info,
                 "jobs": jobs,
                 "sources": sources,
@@ -177,6 +184,12 @@ def status(ctx: click.Context, as_json: bool, runs: int) -> None:
         f"running, pid {info['pid']}, since {info['started']}" if info["running"] else "not running"
     )
     click.echo(f"store: {settings.database} ({articles} articles about the topic)")
+    decided = (
+        "its rules alone"
+        if model is None
+        else f"its rules and a model learned from {model.articles:,} labelled articles"
+    )
+    click.echo(f"topic: {settings.topic.name}, decided by {decided}")
     click.echo(f"daemon: {running}\n")
     if jobs:
         click.echo(_table(jobs, ["id", "next_run"]) + "\n")

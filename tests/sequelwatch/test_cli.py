@@ -66,7 +66,11 @@ def test_query_refuses_writes_and_missing_stores(tmp_path: Path) -> None:
     runner = CliRunner()
     missing = runner.invoke(cli, ["--config", str(config_path), "query", "SELECT 1"])
     assert missing.exit_code == 1 and "no store here yet" in missing.output
-    assert runner.invoke(cli, ["--config", str(config_path), "status"]).exit_code == 0
+    shown = runner.invoke(cli, ["--config", str(config_path), "status"])
+    assert shown.exit_code == 0
+    assert "decided by its rules and a model learned from 1,870 labelled articles" in shown.output
+    described = runner.invoke(cli, ["--config", str(config_path), "status", "--json"])
+    assert json.loads(described.output)["topic"]["model"]["articles"] == 1870
     ok = runner.invoke(
         cli, ["--config", str(config_path), "query", "SELECT count(*) AS n FROM sources", "--json"]
     )
