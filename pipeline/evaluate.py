@@ -225,16 +225,17 @@ def _score(store: Store, items: Sequence[dict[str, Any]], report: Report) -> Non
     report.duplicates.add(_pairs(copy_groups), _pairs(_gold_duplicate_groups(items)))
 
 
-def format_report(name: str, report: Report) -> str:
-    """The report as a small table."""
+def format_report(name: str, report: Report, labels_only: bool = False) -> str:
+    """The report as a small table; `labels_only`: relevance and categories alone."""
     rows = [("relevance", report.relevance)]
     rows += [(f"category {c}", s) for c, s in report.categories.items()]
-    rows += [
-        ("categories (micro)", report.categories_micro),
-        ("duplicate pairs", report.duplicates),
-        ("story pairs", report.stories),
-        ("facts", report.facts),
-    ]
+    rows.append(("categories (micro)", report.categories_micro))
+    if not labels_only:
+        rows += [
+            ("duplicate pairs", report.duplicates),
+            ("story pairs", report.stories),
+            ("facts", report.facts),
+        ]
     lines = [f"{name}: {report.items} articles", f"{'':22} {'P':>6} {'R':>6} {'F1':>6}  tp/fp/fn"]
     for label, score in rows:
         lines.append(

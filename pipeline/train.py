@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from config import Topic, load_topic
-from pipeline.evaluate import CATEGORIES, DEFAULT_TOPIC, Score, as_datetime, load_items
+from pipeline.evaluate import (
+    CATEGORIES,
+    DEFAULT_TOPIC,
+    Report,
+    as_datetime,
+    format_report,
+    load_items,
+)
 from pipeline.facts import FACT_EARNS_LABEL, read_by_rules, rules_found
 from pipeline.model import Model, rule_features, save_model, terms, tfidf, words
 from pipeline.relevance import judge_sentences
@@ -163,55 +170,26 @@ def decide(model: Model, example: Example) -> tuple[bool, frozenset[str]]:
     )
 
 
-@dataclass
-class Scores:
-    """Relevance and category counts of one way of deciding."""
-
-    relevance: Score
-    categories: dict[str, Score]
-
-    @classmethod
-    def empty(cls) -> Scores:
-        return cls(Score(), {name: Score() for name in CATEGORIES})
-
-    def add(self, example: Example, kept: bool, labels: frozenset[str]) -> None:
-        """Count one example's decision."""
-        self.relevance.add(
-            {example.id} if kept else set(), {example.id} if example.relevant else set()
-        )
-        for name, score in self.categories.items():
-            score.add({name} & labels if kept else set(), {name} & example.categories)
-
-    def table(self, title: str) -> str:
-        """Printed like pipeline.evaluate's table."""
-        micro = Score()
-        for score in self.categories.values():
-            micro.tp, micro.fp, micro.fn = (
-                micro.tp + score.tp,
-                micro.fp + score.fp,
-                micro.fn + score.fn,
-            )
-        rows = [("relevance", self.relevance)]
-        rows += [(f"category {name}", score) for name, score in self.categories.items()]
-        rows.append(("categories (micro)", micro))
-        lines = [title, f"{'':22s}      P      R     F1  tp/fp/fn"]
-        for name, s in rows:
-            lines.append(
-                f"{name:22s}  {s.precision:.3f}  {s.recall:.3f}  {s.f1:.3f}  {s.tp}/{s.fp}/{s.fn}"
-            )
-        return "\n".join(lines)
+def count(report: Report, example: Example, kept: bool, labels: frozenset[str]) -> None:
+    """Count one example's decision into a report's relevance and categories."""
+    report.items += 1
+    report.relevance.add(
+        {example.id} if kept else set(), {example.id} if example.relevant else set()
+    )
+    for name, score in report.categories.items():
+        score.add({name} & labels if kept else set(), {name} & example.categories)
 
 
-def cross_validate(batch: Sequence[Example]) -> tuple[Scores, Scores]:
+def cross_validate(batch: Sequence[Example]) -> tuple[Report, Report]:
     """The rules' scores and the model's, each annotator's batch left out in turn."""
-    rules, model_scores = Scores.empty(), Scores.empty()
+    rules, model_scores = Report(), Report()
     for example in batch:
-        rules.add(example, example.rules_kept, example.rules_labels)
+        count(rules, example, example.rules_kept, example.rules_labels)
     for left_out in sorted({e.batch for e in batch}):
         model = learn([e for e in batch if e.batch != left_out])
         for example in batch:
             if example.batch == left_out:
-                model_scores.add(example, *decide(model, example))
+                count(model_scores, example, *decide(model, example))
     return rules, model_scores
 
 
@@ -238,10 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("the labelled articles must include relevant and irrelevant ones")
     if args.cv:
         rules, model = cross_validate(batch)
-        print(rules.table(f"the rules, {len(batch)} articles"))
+        print(format_report("the rules", rules, labels_only=True))
         print()
         batches = len({e.batch for e in batch})
-        print(model.table(f"the model, each of {batches} batches left out in turn"))
+        print(format_report(f"the model, each of {batches} batches left out in turn", model, True))
     if args.out:
         model_ = learn(batch, trained_on=[f.name for f in args.folders])
         save_model(model_, args.out)

@@ -201,7 +201,7 @@ def test_learning_a_model_and_cross_validating_it(
     out = tmp_path / "learned.model.json"
     assert train(["--cv", "--out", str(out), str(tmp_path / "set")]) == 0
     printed = capsys.readouterr().out
-    assert "the rules, 24 articles" in printed
+    assert "the rules: 24 articles" in printed
     assert "the model, each of 24 batches left out in turn" in printed
     assert "categories (micro)" in printed
     model = load_model(out)
