@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from config.topic import Category, ClassifySettings, Topic
-from pipeline.literals import Finder, Terms
+from pipeline.literals import AnyOf, Finder, Terms
 from pipeline.records import Label
 from pipeline.relevance import (
     SentenceView,
@@ -65,6 +65,13 @@ class _Patterns:
             return bool(self.screen.search(text))
         return any(p.search(text) for p in self.each)
 
+    @property
+    def finders(self) -> tuple[Finder, ...]:
+        """What finds them: the screen, or each pattern where there is none."""
+        if not self.each:
+            return ()
+        return (self.screen,) if self.screen is not None else self.each
+
 
 @dataclass(frozen=True, slots=True)
 class _CategoryMatcher:
@@ -83,6 +90,12 @@ class _CategoryMatcher:
     name_weight: float | None  # the category's own weight of a name, if any
     place_weight: float | None  # the category's own weight of a place, if any
     names_outright: int  # how many names say the category outright
+    anything: AnyOf | None  # all of the above at once: a sentence with none says nothing
+
+    def says_nothing(self, text: str) -> bool:
+        """Whether a sentence has none of the category's words, names or patterns: most
+        sentences, for most categories, told by one look at its words and screens."""
+        return self.anything is not None and not self.anything.could_be_in(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,20 +134,33 @@ def _compile(topic: Topic, name: str, category: Category) -> _CategoryMatcher:
     separate = category.place_weight is not None
     names = category.people if separate else (*category.people, *category.places)
     places = category.places if separate else ()
+    terms = terms_pattern(term for group in category.terms.values() for term in group)
+    hints = terms_pattern(term for group in category.hints.values() for term in group)
+    name_terms = terms_pattern(_with_spellings(topic, names))
+    place_terms = terms_pattern(_with_spellings(topic, places))
+    patterns = _Patterns.of(category.patterns)
+    lone_patterns = _Patterns.of(category.lone_patterns)
+    hint_patterns = _Patterns.of(category.hint_patterns)
+    facts = _Patterns.of(_fact_patterns(topic, name))
+    finders: list[Finder] = [f for f in (terms, hints, name_terms, place_terms) if f is not None]
+    for group in (patterns, lone_patterns, hint_patterns, facts):
+        finders += group.finders
     return _CategoryMatcher(
         name=name,
-        terms=terms_pattern(term for group in category.terms.values() for term in group),
-        patterns=_Patterns.of(category.patterns),
-        lone_patterns=_Patterns.of(category.lone_patterns),
-        hints=terms_pattern(term for group in category.hints.values() for term in group),
-        hint_patterns=_Patterns.of(category.hint_patterns),
-        names=terms_pattern(_with_spellings(topic, names)),
-        places=terms_pattern(_with_spellings(topic, places)),
-        facts=_Patterns.of(_fact_patterns(topic, name)),
+        terms=terms,
+        patterns=patterns,
+        lone_patterns=lone_patterns,
+        hints=hints,
+        hint_patterns=hint_patterns,
+        names=name_terms,
+        places=place_terms,
+        facts=facts,
         facts_need_name=name == "cast",
         name_weight=category.name_weight,
         place_weight=category.place_weight,
         names_outright=category.names_outright,
+        # with no names needed, a sentence with nothing at all would still say it outright
+        anything=AnyOf(finders) if category.names_outright > 0 else None,
     )
 
 
@@ -190,6 +216,9 @@ class _Raw(NamedTuple):
     # outright words in the sentence make them its attribution
 
 
+_NOTHING = _Raw(0.0, False, False, False)
+
+
 def _raw_score(matcher: _CategoryMatcher, text: str, settings: ClassifySettings) -> _Raw:
     """What one normalized sentence says for a category, whether it says it outright and
     whether it states one of the category's facts.
@@ -197,6 +226,8 @@ def _raw_score(matcher: _CategoryMatcher, text: str, settings: ClassifySettings)
     Outright is a term, a pattern or enough of its names; hints alone ("the studio", "producers")
     add weight to a category but never earn it.
     """
+    if matcher.says_nothing(text):
+        return _NOTHING
     strong = _spans(matcher.terms, text)
     people = sum(not _as_role(text, start) for start, _ in _spans(matcher.names, text).values())
     places = sum(not _as_role(text, start) for start, _ in _spans(matcher.places, text).values())

@@ -233,21 +233,21 @@ def words_of(text: str) -> frozenset[str]:
 
 class Terms:
     """A term trie's regex, searched only in the texts that have one of the words its terms
-    start with (or, for a term that has no such word, the piece of it before its first gap).
+    need (or, for a term that has no such word, the piece of it before its first gap).
 
-    A bounded term's first run of word characters is a whole word of any text it occurs in,
-    so a sentence none of whose words is one of them cannot hold it; most sentences hold
-    none of a category's names or words. Asked for part of a text (`pos`, `endpos`), where a
-    word may be cut short, the regex is searched at once.
+    Each term needs its longest run of word characters that is a whole word of any text it
+    occurs in ("studio" for "the studio"), so a sentence none of whose words is one of them
+    cannot hold it; most sentences hold none of a category's names or words. Asked for part
+    of a text (`pos`, `endpos`), where a word may be cut short, the regex is searched at once.
     """
 
-    __slots__ = ("firsts", "pieces", "regex")
+    __slots__ = ("needed", "pieces", "regex")
 
     def __init__(
-        self, regex: re.Pattern[str], firsts: frozenset[str], pieces: tuple[str, ...]
+        self, regex: re.Pattern[str], needed: frozenset[str], pieces: tuple[str, ...]
     ) -> None:
         self.regex = regex
-        self.firsts = firsts
+        self.needed = needed
         self.pieces = pieces
 
     @property
@@ -257,7 +257,7 @@ class Terms:
 
     def could_be_in(self, text: str) -> bool:
         """Whether the text has a word (or piece) without which no term can occur in it."""
-        if not self.firsts.isdisjoint(words_of(text)):
+        if not self.needed.isdisjoint(words_of(text)):
             return True
         return any(piece in text for piece in self.pieces)
 
@@ -278,6 +278,42 @@ class Terms:
 
 # a regex, or one behind a screen: what finds any of several terms or patterns
 Finder = re.Pattern[str] | Screened | Terms
+
+
+class AnyOf:
+    """Several finders asked at once whether a text could hold a match of any of them: the
+    words their terms start with, the screens' strings (one scan for all), and a search
+    of each regex that has neither. False is certain; True means look closer."""
+
+    __slots__ = ("keys", "needed", "pieces", "plain")
+
+    def __init__(self, finders: Iterable[Finder]) -> None:
+        needed: set[str] = set()
+        pieces: list[str] = []
+        keys: set[int] = set()
+        plain: list[re.Pattern[str]] = []
+        for finder in finders:
+            if isinstance(finder, Terms):
+                needed |= finder.needed
+                pieces += finder.pieces
+            elif isinstance(finder, Screened):
+                keys.add(finder.key)
+            else:
+                plain.append(finder)
+        self.needed = frozenset(needed)
+        self.pieces = tuple(dict.fromkeys(pieces))
+        self.keys = frozenset(keys)
+        self.plain = tuple(plain)
+
+    def could_be_in(self, text: str) -> bool:
+        """Whether any of the finders could match somewhere in the text."""
+        if not self.needed.isdisjoint(words_of(text)):
+            return True
+        if any(piece in text for piece in self.pieces):
+            return True
+        if self.keys and not self.keys.isdisjoint(_present(text, _INDEX.screens)):
+            return True
+        return any(pattern.search(text) for pattern in self.plain)
 
 
 def screened(regex: re.Pattern[str]) -> Finder:

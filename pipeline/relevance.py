@@ -12,7 +12,7 @@ from typing import Any
 
 from config.topic import RelevanceSettings, Topic
 from pipeline.folding import normalize
-from pipeline.literals import Finder, Terms, screened
+from pipeline.literals import Finder, Screened, Terms, screen_strings, screened
 from pipeline.model import article_vector, topic_model
 from pipeline.records import Relevance
 
@@ -54,11 +54,11 @@ def terms_pattern(terms: Iterable[str]) -> Terms | None:
     The terms are merged into a trie ("nova(?:s)?" rather than "novas|nova"): Python's re
     tries an alternation at every position of the text, and a few hundred separate branches
     made this the slowest part of reading an article. Each first character leads its
-    branch, the word-boundary check after it. A text none of whose words starts a term is
+    branch, the word-boundary check after it. A text that has no whole word of any term is
     not searched at all (`pipeline.literals.Terms`).
     """
     trie: dict[bool, dict[str, Any]] = {True: {}, False: {}}  # by: bounded on the left
-    firsts: set[str] = set()  # the words that start terms: a text without them has none
+    needed: set[str] = set()  # a whole word of each term: a text without them has none
     pieces: set[str] = set()  # the start of a term without such a word, to look for instead
     for term in {normalize(term).strip() for term in terms}:
         words = [word for word in _TERM_SPLIT.split(term) if word]
@@ -72,11 +72,11 @@ def terms_pattern(terms: Iterable[str]) -> Terms | None:
             for char in word:
                 node = node.setdefault(char, {})
         node[_END_KEY] = "" if UNSPACED.match(term[-1]) else r"(?!\w)"
-        first = _first_word(words, bounded, bool(node[_END_KEY]))
-        if first is None:
+        word = _key_word(words, bounded, bool(node[_END_KEY]))
+        if word is None:
             pieces.add(words[0])
         else:
-            firsts.add(first)
+            needed.add(word)
     # Every branch starts with its first character, and the word-boundary check comes right
     # after it ("a(?<!\wa)lita"): an alternation whose branches all start with a character
     # lets re skip, in C, every position where none of those characters is.
@@ -88,19 +88,24 @@ def terms_pattern(terms: Iterable[str]) -> Terms | None:
     if not branches:
         return None
     # one unit: callers build on .pattern
-    return Terms(re.compile(f"(?:{'|'.join(branches)})"), frozenset(firsts), tuple(sorted(pieces)))
+    return Terms(re.compile(f"(?:{'|'.join(branches)})"), frozenset(needed), tuple(sorted(pieces)))
 
 
-def _first_word(words: list[str], bounded: bool, ends_bounded: bool) -> str | None:
-    """The first run of word characters of a term (split into `words`) when it is a whole
-    word of any text the term occurs in: a boundary or another character of the term on
-    each side. None for one that runs on into a script written without spaces."""
-    run = _WORD_RUN.search(words[0])
-    if run is None or (run.start() == 0 and not bounded):
-        return None
-    if run.end() == len(words[0]) and len(words) == 1 and not ends_bounded:
-        return None
-    return run.group()
+def _key_word(words: list[str], bounded: bool, ends_bounded: bool) -> str | None:
+    """The longest run of word characters of a term (split into `words`) that is a whole
+    word of any text the term occurs in: a gap, another character of the term or a word
+    boundary on each side. The longest, as the rarest: a text without "studio" cannot hold
+    "the studio", and every text has "the". None when no run is sure to be a whole word
+    (a term that runs on into a script written without spaces on both sides)."""
+    found: list[str] = []
+    last = len(words) - 1
+    for i, word in enumerate(words):
+        for run in _WORD_RUN.finditer(word):
+            starts_clear = run.start() > 0 or i > 0 or bounded
+            ends_clear = run.end() < len(word) or i < last or ends_bounded
+            if starts_clear and ends_clear:
+                found.append(run.group())
+    return max(found, key=len) if found else None
 
 
 _WORD_RUN = re.compile(r"\w+")
@@ -134,7 +139,7 @@ class _Matcher:
     support: Terms | None
     people: Terms | None  # the film's people alone, surnames too
     broad: Terms | None
-    trap_screen: Finder | None  # every trap pattern at once, to find trap sentences
+    trap_screens: tuple[Finder, ...] | None  # every trap pattern, to find trap sentences
     traps: tuple[tuple[str, re.Pattern[str]], ...]  # each group alone, to name it
     context_traps: frozenset[str]  # groups that sequel news mentions as context
     lifts: tuple[tuple[str, re.Pattern[str]], ...]  # what lifts a group beside a sequel word
@@ -208,6 +213,16 @@ def screen_pattern(patterns: Iterable[str]) -> Finder | None:
         return None
 
 
+def _trap_screens(patterns: list[str]) -> tuple[Finder, ...] | None:
+    """The trap patterns as two finders: those built on words long enough to screen a
+    sentence with, and the others ("$" and a number, "4k"), which would keep the first
+    from being screened at all. None when they cannot be joined: every sentence is tried."""
+    screenable = [p for p in patterns if screen_strings([p]) is not None]
+    rest = [p for p in patterns if p not in screenable]
+    finders = tuple(screen_pattern(group) for group in (screenable, rest) if group)
+    return None if not finders or None in finders else finders  # type: ignore[return-value]
+
+
 def _joined(patterns: Iterable[str]) -> re.Pattern[str]:
     """Topic patterns (accents folded) as one regex that finds any of them."""
     return re.compile("|".join(f"(?:{boundary_first(normalize(p))})" for p in patterns))
@@ -226,7 +241,7 @@ def _matcher(topic: Topic) -> _Matcher:
         support=terms_pattern((*topic.people, *_surnames(topic.people), *topic.places)),
         people=terms_pattern((*topic.people, *_surnames(topic.people))),
         broad=terms_pattern(topic.broad_terms),
-        trap_screen=screen_pattern(patterns),
+        trap_screens=_trap_screens(patterns),
         traps=traps,
         context_traps=frozenset(g.name for g in topic.traps if not g.counts_in_sequel_news),
         lifts=tuple(
@@ -387,6 +402,9 @@ def _hits(pattern: Finder | None, doc: _Document) -> set[int]:
     """Indexes of the sentences in which the pattern matches."""
     if pattern is None:
         return set()
+    if isinstance(pattern, Screened):
+        # a whole article has some word of most screens: each sentence is screened alone
+        return {i for i, sentence in enumerate(doc.sentences) if pattern.search(sentence)}
     # a whole article has some word of most term lists: not worth splitting into words
     finder = pattern.regex if isinstance(pattern, Terms) else pattern
     return {bisect_right(doc.starts, m.start()) - 1 for m in finder.finditer(doc.joined)}
@@ -394,10 +412,10 @@ def _hits(pattern: Finder | None, doc: _Document) -> set[int]:
 
 def _trap_hits(matcher: _Matcher, doc: _Document) -> dict[str, set[int]]:
     """For each trap group, the indexes of the sentences it matches."""
-    if matcher.trap_screen is None:
+    if matcher.trap_screens is None:
         flagged = set(range(len(doc.sentences)))
     else:
-        flagged = _hits(matcher.trap_screen, doc)
+        flagged = set().union(*(_hits(screen, doc) for screen in matcher.trap_screens))
     return {
         name: {i for i in flagged if pattern.search(doc.sentences[i])}
         for name, pattern in matcher.traps

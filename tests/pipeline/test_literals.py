@@ -3,6 +3,7 @@ answers exactly as the regex alone would."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def _screens(topic: Topic) -> list[Screened]:
         found += [matcher.hint_patterns.screen]
     vocabulary = facts._vocabulary(topic)
     found += [*vocabulary.screens.values(), vocabulary.negation, vocabulary.denial]
-    found += [vocabulary.making, relevance._matcher(topic).trap_screen]
+    found += [vocabulary.making, *(relevance._matcher(topic).trap_screens or ())]
     return [item for item in found if isinstance(item, Screened)]
 
 
@@ -100,12 +101,14 @@ def test_no_screen_of_the_shipped_topic_hides_a_match(topic: Topic, sentences: l
     assert matched > 1000  # the screens were tried on sentences that have their phrases
 
 
-def test_a_term_list_skips_a_text_without_the_words_its_terms_start_with() -> None:
+def test_a_term_list_skips_a_text_without_the_words_its_terms_need() -> None:
     terms = terms_pattern(["Rosa Salazar", "Zalem", "#AlitaArmy", "Dr. Ido"])
     assert terms is not None
-    assert terms.firsts == {"rosa", "zalem", "alitaarmy", "dr"}
+    # each term's longest whole word: the rarest, the best screen
+    assert terms.needed == {"salazar", "zalem", "alitaarmy", "ido"}
     assert terms.pieces == ()
     assert not terms.could_be_in("the studio said nothing")
+    assert not terms.could_be_in("rosa parks and dr. who")
     assert [m.group() for m in terms.finditer("rosa salazar and dr. ido in zalem")] == [
         "rosa salazar",
         "dr. ido",
@@ -119,10 +122,37 @@ def test_a_term_list_skips_a_text_without_the_words_its_terms_start_with() -> No
 def test_a_term_in_a_script_without_spaces_is_looked_for_as_a_piece() -> None:
     terms = terms_pattern(["アリータ", "Alita"])
     assert terms is not None
-    assert terms.firsts == {"alita"} and terms.pieces == ("アリータ",)
+    assert terms.needed == {"alita"} and terms.pieces == ("アリータ",)
     # "アリータ2の続編" is one run of word characters: the piece is found inside it
     assert terms.search("アリータ2の続編が決定") is not None
     assert terms.search("続編が決定") is None
+
+
+def test_a_term_needs_a_word_that_is_whole_in_every_text_it_is_in() -> None:
+    # "the studio": every text has "the"; "studio" is the word worth looking for
+    terms = terms_pattern(["the studio", "set to return"])
+    assert terms is not None and terms.needed == {"studio", "return"}
+    # a word of the term that runs on into a script without spaces is no whole word
+    unspaced = terms_pattern(["Ido 銃夢戦記"])
+    assert unspaced is not None and unspaced.needed == {"ido"}
+    assert unspaced.search(relevance.normalize("Ido 銃夢戦記2の続編")) is not None
+
+
+def test_a_category_that_could_say_nothing_is_told_at_once(
+    topic: Topic, sentences: list[str]
+) -> None:
+    """A sentence a category's combined screen rules out gets nothing from its words,
+    names and patterns read one by one; most sentences are ruled out for most categories."""
+    settings = topic.classify
+    ruled_out = 0
+    for matcher in classify._matchers(topic)[0]:
+        assert matcher.anything is not None
+        slow = dataclasses.replace(matcher, anything=None)
+        for text in sentences:
+            if matcher.says_nothing(text):
+                ruled_out += 1
+                assert classify._raw_score(slow, text, settings) == classify._NOTHING, text
+    assert ruled_out > len(sentences)  # over four categories, most pairs say nothing
 
 
 def test_part_of_a_text_is_searched_without_the_screen() -> None:
@@ -140,9 +170,10 @@ def test_no_term_list_of_the_shipped_topic_hides_a_match(
     """Over every labelled sentence, each term list of the shipped topic finds exactly
     what its regex alone finds."""
     matchers, _ = classify._matchers(topic)
-    found = [t for m in matchers for t in (m.terms, m.hints, m.names)]
+    found = [t for m in matchers for t in (m.terms, m.hints, m.names, m.places)]
     judge = relevance._matcher(topic)
     found += [judge.aliases, judge.franchise, judge.sequel_words, judge.support, judge.people]
+    found += [judge.broad]
     found += [facts._vocabulary(topic).ours]
     lists = [item for item in found if isinstance(item, Terms)]
     assert len(lists) >= 15
