@@ -285,14 +285,15 @@ class AnyOf:
     words their terms start with, the screens' strings (one scan for all), and a search
     of each regex that has neither. False is certain; True means look closer."""
 
-    __slots__ = ("keys", "needed", "pieces", "plain")
+    __slots__ = ("finders", "keys", "needed", "pieces", "plain")
 
     def __init__(self, finders: Iterable[Finder]) -> None:
+        self.finders = tuple(finders)
         needed: set[str] = set()
         pieces: list[str] = []
         keys: set[int] = set()
         plain: list[re.Pattern[str]] = []
-        for finder in finders:
+        for finder in self.finders:
             if isinstance(finder, Terms):
                 needed |= finder.needed
                 pieces += finder.pieces
@@ -314,6 +315,10 @@ class AnyOf:
         if self.keys and not self.keys.isdisjoint(_present(text, _INDEX.screens)):
             return True
         return any(pattern.search(text) for pattern in self.plain)
+
+    def found_in(self, text: str) -> bool:
+        """Whether any of the finders matches somewhere in the text."""
+        return self.could_be_in(text) and any(f.search(text) for f in self.finders)
 
 
 def screened(regex: re.Pattern[str]) -> Finder:

@@ -12,7 +12,7 @@ from typing import Any
 
 from config.topic import RelevanceSettings, Topic
 from pipeline.folding import normalize
-from pipeline.literals import Finder, Screened, Terms, screen_strings, screened
+from pipeline.literals import AnyOf, Finder, Screened, Terms, screen_strings, screened
 from pipeline.model import article_vector, topic_model
 from pipeline.records import Relevance
 
@@ -145,7 +145,7 @@ class _Matcher:
     lifts: tuple[tuple[str, re.Pattern[str]], ...]  # what lifts a group beside a sequel word
     squashed: tuple[str, ...]  # broad terms and outlet words without spaces: what names an
     # outlet after the film's world
-    vocabulary: Finder | None  # the categories' terms and patterns
+    vocabulary: AnyOf | None  # the categories' terms and patterns
 
 
 def _has_top_level_bar(pattern: str) -> bool:
@@ -213,10 +213,10 @@ def screen_pattern(patterns: Iterable[str]) -> Finder | None:
         return None
 
 
-def _trap_screens(patterns: list[str]) -> tuple[Finder, ...] | None:
-    """The trap patterns as two finders: those built on words long enough to screen a
-    sentence with, and the others ("$" and a number, "4k"), which would keep the first
-    from being screened at all. None when they cannot be joined: every sentence is tried."""
+def _screens(patterns: list[str]) -> tuple[Finder, ...] | None:
+    """Patterns as two finders: those built on words long enough to screen a sentence
+    with, and the others ("$" and a number, "4k"), which would keep the first from being
+    screened at all. None when they cannot be joined."""
     screenable = [p for p in patterns if screen_strings([p]) is not None]
     rest = [p for p in patterns if p not in screenable]
     finders = tuple(screen_pattern(group) for group in (screenable, rest) if group)
@@ -241,7 +241,7 @@ def _matcher(topic: Topic) -> _Matcher:
         support=terms_pattern((*topic.people, *_surnames(topic.people), *topic.places)),
         people=terms_pattern((*topic.people, *_surnames(topic.people))),
         broad=terms_pattern(topic.broad_terms),
-        trap_screens=_trap_screens(patterns),
+        trap_screens=_screens(patterns),
         traps=traps,
         context_traps=frozenset(g.name for g in topic.traps if not g.counts_in_sequel_news),
         lifts=tuple(
@@ -265,7 +265,7 @@ def _surnames(people: Iterable[str]) -> list[str]:
     return found
 
 
-def _vocabulary(topic: Topic) -> Finder | None:
+def _vocabulary(topic: Topic) -> AnyOf | None:
     """The words and phrases of the topic's categories (casting, release date, script...)."""
     terms = terms_pattern(
         term
@@ -273,9 +273,12 @@ def _vocabulary(topic: Topic) -> Finder | None:
         for group in category.terms.values()
         for term in group
     )
-    branches = [terms.pattern] if terms else []
-    branches += [normalize(p) for category in topic.categories.values() for p in category.patterns]
-    return screen_pattern(branches)
+    patterns = [normalize(p) for category in topic.categories.values() for p in category.patterns]
+    screens = _screens(patterns) if patterns else ()
+    if screens is None:
+        return None
+    finders = [terms, *screens] if terms else list(screens)
+    return AnyOf(finders) if finders else None
 
 
 def prefilter(topic: Topic, *texts: str) -> bool:
@@ -501,7 +504,7 @@ def _kinds(
         and 0 not in trapped
         and _LATER_YEAR.search(title)
         and matcher.vocabulary
-        and matcher.vocabulary.search(title)
+        and matcher.vocabulary.found_in(title)
     ):
         sequel.add(0)
     spoken: set[int] = set()
@@ -515,7 +518,7 @@ def _kinds(
         # third of judging it)
         left = set(range(len(doc.sentences))) - trapped - sequel - support
         vocabulary = matcher.vocabulary
-        spoken = {i for i in left if vocabulary and vocabulary.search(doc.sentences[i])}
+        spoken = {i for i in left if vocabulary and vocabulary.found_in(doc.sentences[i])}
         if dedicated and 0 in spoken:
             sequel.add(0)
         spoken.discard(0)

@@ -208,3 +208,23 @@ def test_a_topic_compiled_again_adds_nothing_to_the_index() -> None:
     assert isinstance(first, Screened) and isinstance(again, Screened)
     assert first.key == again.key  # one set of strings, one number: the index stays its size
     assert again.search("the sequel is on hold") is not None
+
+
+def test_the_topic_vocabulary_finds_what_one_regex_of_it_finds(
+    topic: Topic, sentences: list[str]
+) -> None:
+    """The categories' words and patterns, asked through their screens, answer as one
+    regex of them all would, over every labelled sentence."""
+    vocabulary = relevance._matcher(topic).vocabulary
+    assert vocabulary is not None
+    categories = topic.categories.values()
+    terms = relevance.terms_pattern(t for c in categories for g in c.terms.values() for t in g)
+    assert terms is not None
+    patterns = [relevance.normalize(p) for c in categories for p in c.patterns]
+    whole = re.compile("|".join([terms.pattern, *(f"(?:{p})" for p in patterns)]))
+    found = 0
+    for text in sentences:
+        expected = whole.search(text) is not None
+        assert vocabulary.found_in(text) == expected, text
+        found += expected
+    assert 1000 < found < len(sentences) - 1000
