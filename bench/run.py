@@ -153,6 +153,9 @@ def report(results: dict[str, Any], pages: int, runs: int) -> str:
         table(results),
         "",
     ]
+    cpu = _cpu_line(results.get("throughput") or {})
+    if cpu:
+        lines += [cpu, ""]
     growth = results.get("growth") or {}
     at = growth.get("crawl_peak_rss_at")
     if results.get("ingest_100k_vs_1k") is None and at is not None:
@@ -163,6 +166,23 @@ def report(results: dict[str, Any], pages: int, runs: int) -> str:
         ]
     lines += ["Details of every section are in `bench/results.json`.", ""]
     return "\n".join(lines)
+
+
+def _cpu_line(throughput: dict[str, Any]) -> str | None:
+    """What a page costs each contender in CPU, on all the cores it used: the work behind
+    the pages per second."""
+    names = {"bare": "the bare spider", "sequelwatch": "sequelwatch"}
+    names |= {"trafilatura": "trafilatura", "news-please": "news-please"}
+    costs = [
+        f"{label} {throughput[name]['cpu_ms_per_page']['median']:.1f}"
+        for name, label in names.items()
+        if isinstance(throughput.get(name), dict) and "cpu_ms_per_page" in throughput[name]
+    ]
+    if not costs:
+        return None
+    return "CPU per page in the throughput runs, ms (median, all of a contender's processes): " + (
+        ", ".join(costs) + "."
+    )
 
 
 def _older_sections(results: dict[str, Any]) -> list[str]:

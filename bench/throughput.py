@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -174,24 +175,34 @@ def _peer_pythons(with_peers: bool) -> dict[str, Path | str]:
     return found
 
 
+def children_cpu() -> float:
+    """CPU seconds (user and system) of this process's children that have ended and been
+    waited for, their own children included: a contender's processes, all of them."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def _one_run(
     served: ServedSite, folder: Path, pythons: dict[str, Path | str]
 ) -> dict[str, dict[str, Any]]:
-    """One interleaved run of every contender: seconds, pages, requests at the server."""
+    """One interleaved run of every contender: seconds, CPU seconds, pages, requests at
+    the server."""
     pages = len(served.site.articles)
     out: dict[str, dict[str, Any]] = {}
-    before = served.traffic()
+    before, cpu = served.traffic(), children_cpu()
     seconds, items = run_bare(served, folder)
     out["bare"] = {"seconds": seconds, "pages": items, "requests": _delta(served, before)}
+    out["bare"]["cpu_seconds"] = children_cpu() - cpu
     config_path = write_config(folder / "ours", served.site.feeds)
-    before = served.traffic()
+    before, cpu = served.traffic(), children_cpu()
     seconds = crawl(config_path)
     out["sequelwatch"] = {"seconds": seconds, "pages": pages, "requests": _delta(served, before)}
+    out["sequelwatch"]["cpu_seconds"] = children_cpu() - cpu
     out["sequelwatch"].update(stored(config_path))
     for name, runner in (("trafilatura", _trafilatura), ("news-please", _newsplease)):
         python = pythons[name]
         if isinstance(python, Path):
-            before = served.traffic()
+            before, cpu = served.traffic(), children_cpu()
             try:
                 run = runner(python, served, folder / name)
             except (peers.PeerUnavailable, subprocess.TimeoutExpired) as exc:
@@ -199,6 +210,7 @@ def _one_run(
                 continue
             out[name] = {"seconds": run.seconds, "pages": run.extracted}
             out[name]["requests"] = _delta(served, before)
+            out[name]["cpu_seconds"] = children_cpu() - cpu
     return out
 
 
@@ -237,7 +249,10 @@ def throughput(
             continue
         figures[name] = {
             "pages_per_s": spread([count / r[name]["seconds"] for r in results]),
+            # how much computing a page costs it, on every core it used
+            "cpu_ms_per_page": spread([r[name]["cpu_seconds"] * 1e3 / count for r in results]),
             "seconds": [round(r[name]["seconds"], 3) for r in results],
+            "cpu_seconds": [round(r[name]["cpu_seconds"], 3) for r in results],
             "pages_done": [r[name]["pages"] for r in results],
             "requests": [r[name]["requests"] for r in results],
         }

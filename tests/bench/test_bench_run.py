@@ -47,3 +47,16 @@ def test_an_unknown_section_is_refused_before_anything_runs() -> None:
     )
     assert done.returncode == 2
     assert "no section speed" in done.stderr
+
+
+def test_the_report_says_what_a_page_costs_each_contender_in_cpu() -> None:
+    throughput = {
+        name: {"cpu_ms_per_page": {"median": ms, "min": ms, "max": ms}}
+        for name, ms in (("bare", 2.31), ("sequelwatch", 12.64), ("trafilatura", 4.0))
+    }
+    throughput["news-please"] = {"pages_per_s": None, "reason": "not installed"}
+    shown = report({**EARLIER, "throughput": throughput}, 2000, 3)
+    assert "ms (median, all of a contender's processes): the bare spider 2.3," in shown
+    assert "sequelwatch 12.6, trafilatura 4.0." in shown
+    # an older results.json without the figure still makes a report
+    assert "CPU per page" not in report(EARLIER, 2000, 3)

@@ -51,6 +51,10 @@ def test_throughput_smoke() -> None:
     assert figures["sequelwatch"]["kept"][0] > 0
     assert figures["pipeline_vs_bare"] > 0
     assert figures["trafilatura_vs_ours"] is None and figures["newsplease_vs_ours"] is None
+    # the CPU of every process a contender ran: the crawl's readers are counted too
+    for name in ("bare", "sequelwatch"):
+        assert figures[name]["cpu_ms_per_page"]["median"] > 0
+        assert figures[name]["cpu_seconds"][0] > 0
 
 
 def test_steady_state_smoke() -> None:
