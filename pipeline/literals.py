@@ -282,8 +282,8 @@ Finder = re.Pattern[str] | Screened | Terms
 
 class AnyOf:
     """Several finders asked at once whether a text could hold a match of any of them: the
-    words their terms start with, the screens' strings (one scan for all), and a search
-    of each regex that has neither. False is certain; True means look closer."""
+    words their terms need, the screens' strings (one scan for all), and a search of each
+    regex that has neither. False is certain; True means look closer."""
 
     __slots__ = ("finders", "keys", "needed", "pieces", "plain")
 

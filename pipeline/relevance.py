@@ -219,8 +219,14 @@ def _screens(patterns: list[str]) -> tuple[Finder, ...] | None:
     screened at all. None when they cannot be joined."""
     screenable = [p for p in patterns if screen_strings([p]) is not None]
     rest = [p for p in patterns if p not in screenable]
-    finders = tuple(screen_pattern(group) for group in (screenable, rest) if group)
-    return None if not finders or None in finders else finders  # type: ignore[return-value]
+    found: list[Finder] = []
+    for group in (screenable, rest):
+        if group:
+            finder = screen_pattern(group)
+            if finder is None:
+                return None
+            found.append(finder)
+    return tuple(found) or None
 
 
 def _joined(patterns: Iterable[str]) -> re.Pattern[str]:
