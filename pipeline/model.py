@@ -36,6 +36,7 @@ import numpy as np
 from config.errors import ConfigError
 from config.topic import Topic
 from pipeline.folding import normalize
+from pipeline.memo import last_call
 
 FORMAT = 2
 TOKEN = re.compile(r"\w\w+")
@@ -264,22 +265,7 @@ def topic_model(topic: Topic) -> Model | None:
         raise ConfigError(f"model: {topic.model}: cannot be read ({err})") from err
 
 
-# The last article's features: the judge and then the classifier read the same article.
-_last: tuple[Model, str, str, str, Features] | None = None
-
-
+@last_call  # the judge and then the classifier read the same article
 def article_vector(model: Model, title: str, description: str, text: str) -> Features:
     """An article's features, worked out once for the judge and the classifier."""
-    global _last
-    last = _last
-    if (
-        last is not None
-        and last[0] is model
-        and last[1] == title
-        and last[2] == description
-        and last[3] == text
-    ):
-        return last[4]
-    vector = model.vector(title, description, text)
-    _last = (model, title, description, text, vector)
-    return vector
+    return model.vector(title, description, text)

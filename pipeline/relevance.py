@@ -13,6 +13,7 @@ from typing import Any
 from config.topic import RelevanceSettings, Topic
 from pipeline.folding import normalize
 from pipeline.literals import AnyOf, Finder, Screened, Terms, screen_strings, screened
+from pipeline.memo import last_call
 from pipeline.model import article_vector, topic_model
 from pipeline.records import Relevance
 
@@ -652,30 +653,16 @@ def judge(
 
 
 _Judged = tuple[Relevance, tuple[SentenceView, ...]]
-# The last article judged: reading a kept article (`classify`) judges it again right after
-# the crawl judged it, and a second pass over its sentences cost a tenth of reading it.
-_last: tuple[Topic, str, str, str, str | None, _Judged] | None = None
 
 
+@last_call  # reading a kept article judges it again right after the crawl judged it
 def judge_sentences(
     topic: Topic, title: str, text: str, description: str = "", outlet: str | None = None
 ) -> _Judged:
     """Judge an article and return its sentences as the judge classified them, in one pass."""
-    global _last
-    last = _last
-    if (
-        last is not None
-        and last[0] is topic
-        and last[1] == title
-        and last[2] == text
-        and last[3] == description
-        and last[4] == outlet
-    ):
-        return last[5]
     judged = _judge_sentences(topic, title, text, description, outlet)
     if topic.model is not None:
         judged = _decided_by_model(topic, judged, title, text, description)
-    _last = (topic, title, text, description, outlet, judged)
     return judged
 
 
